@@ -1,0 +1,62 @@
+/*
+ * The serving process: worker threads, each with its own event loop, its
+ * own listening sockets (SO_REUSEPORT), its own evhttp servers and its own
+ * upstream pool; the current configuration generation; the ledger; signal
+ * handling and graceful drain.
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct cfg;
+struct ledger;
+struct evhttp;
+struct event;
+struct event_base;
+struct upstream_pool;
+struct evhttp_bound_socket;
+struct proxy_req;
+
+#define WORKER_MAGIC	0x776b7231U
+
+struct worker {
+	uint32_t		 magic;
+	int			 id;
+	pthread_t		 thread;
+	struct event_base	*base;
+	struct evhttp		*http;		/* plain listeners */
+	struct evhttp		*https;		/* TLS listeners, or NULL */
+	struct upstream_pool	*pool;
+	struct event		*ev_stop;	/* activated by the main thread */
+	struct event		*ev_deadline;	/* drain timeout */
+	uint64_t		 rid_hi;	/* request id: random prefix */
+	uint64_t		 rid_seq;	/* and a counter */
+	struct worker_listener {
+		struct evhttp			*http;
+		struct evhttp_bound_socket	*bound;
+	}			*listeners;	/* to stop accepting */
+	size_t			 nlisteners;
+	struct proxy_req	*reqs;		/* in flight (proxy.c list) */
+	int			 active;	/* requests in flight */
+	int			 draining;
+};
+
+/* Run the proxy until SIGTERM/SIGINT and a drain.  Returns exit status. */
+int		 server_run(const char *cfgpath);
+
+/* A new reference to the current configuration generation. */
+struct cfg	*server_cfg(void);
+
+/* The ledger (borrowed; lives as long as the server). */
+struct ledger	*server_ledger(void);
+
+/* The key pepper (borrowed). */
+const unsigned char *server_pepper(size_t *len);
+
+/* A request finished on w: lets a draining worker exit. */
+void		 server_request_done(struct worker *w);
+
+#endif

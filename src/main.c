@@ -1,0 +1,285 @@
+/*
+ * tollgate command line: serve, check, keys new, export (and the commands
+ * later issues add).  Everything but argument handling lives in
+ * libtollgate.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "auth.h"
+#include "cfg.h"
+#include "export.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define DEFAULT_CFG	"conf/tollgate.json"
+
+static const char usage_text[] =
+"usage: tollgate [serve] [-c FILE]\n"
+"       tollgate check [-c FILE]\n"
+"       tollgate keys new --app APP [-c FILE]\n"
+"       tollgate export [-c FILE] [--ledger PATH]... --from DATE --to DATE\n"
+"                       [--group-by FIELDS] [--format csv|json|focus]\n"
+"       tollgate report [-c FILE] --month YYYY-MM -o FILE.html\n"
+"       tollgate reconcile [-c FILE]\n"
+"       tollgate --version | --help\n"
+"\n"
+"  serve       run the proxy in the foreground, logging JSON lines to stderr\n"
+"  check       validate tollgate.json, models.json and every budget file;\n"
+"              errors are printed as file:line:col: message (exit 1)\n"
+"  keys new    print a new app key once, and the entry for the budget file\n"
+"  export      usage from the ledger(s) to stdout; DATE is YYYY-MM-DD,\n"
+"              inclusive, in the configured time zone; FIELDS is a comma\n"
+"              list of day,month,team,cost_center,app,tier,provider,model\n"
+"              (default day,app,model)\n"
+"\n"
+"  -c FILE     configuration (default " DEFAULT_CFG ")\n"
+"\n"
+"See tollgate(8) and tollgate.conf(5).\n";
+
+static void __attribute__((noreturn))
+usage(int status)
+{
+	fputs(usage_text, status == 0 ? stdout : stderr);
+	exit(status);
+}
+
+/* Load the configuration, printing every error; NULL on failure. */
+static struct cfg *
+load(const char *path)
+{
+	struct cfg	*cfg;
+	char		**errors = NULL;
+	size_t		 nerrors = 0, i;
+
+	if ((cfg = cfg_load(path, &errors, &nerrors)) != NULL)
+		return (cfg);
+	for (i = 0; i < nerrors; i++)
+		fprintf(stderr, "%s\n", errors[i]);
+	cfg_errors_free(errors, nerrors);
+	fprintf(stderr, "tollgate: %zu error(s)\n", nerrors);
+	return (NULL);
+}
+
+static int
+cmd_check(const char *path)
+{
+	struct cfg	*cfg;
+
+	if ((cfg = load(path)) == NULL)
+		return (1);
+	printf("%s: ok (%zu provider(s), %zu model(s), %zu team(s), "
+	    "%zu app(s), %zu key(s))\n", path, cfg->nproviders, cfg->nmodels,
+	    cfg->nteams, cfg->napps, cfg->nkeys);
+	cfg_unref(cfg);
+	return (0);
+}
+
+static int
+cmd_keys_new(const char *path, const char *appname)
+{
+	struct cfg		*cfg;
+	struct cfg_app		*app;
+	const char		*pepper;
+	char			*key = NULL, *id = NULL, hmac[65];
+	int			 rc = 1;
+
+	if ((cfg = load(path)) == NULL)
+		return (1);
+	if ((app = cfg_find_app(cfg, appname)) == NULL) {
+		fprintf(stderr, "tollgate: no app \"%s\" in any budget file "
+		    "under %s (add the app first)\n", appname,
+		    cfg->budgets_path);
+		goto out;
+	}
+	pepper = getenv(cfg->key_pepper_env);
+	if (pepper == NULL || *pepper == '\0') {
+		fprintf(stderr, "tollgate: %s is not set: the key's hmac "
+		    "depends on the pepper the proxy runs with\n",
+		    cfg->key_pepper_env);
+		goto out;
+	}
+	if (auth_key_new((const unsigned char *)pepper, strlen(pepper), &key,
+	    &id, hmac) == -1) {
+		fprintf(stderr, "tollgate: the random number generator "
+		    "failed\n");
+		goto out;
+	}
+	printf("key (shown once; give it to the app's owner):\n  %s\n\n",
+	    key);
+	printf("add to \"keys\" of app \"%s\" in %s:\n"
+	    "  {\"id\": \"%s\", \"hmac\": \"%s\"}\n", app->name,
+	    app->team->file, id, hmac);
+	rc = 0;
+out:
+	if (key != NULL) {
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+	}
+	free(id);
+	cfg_unref(cfg);
+	return (rc);
+}
+
+static int
+cmd_export(const char *path, struct export_opts *opts, const char *groupby,
+    const char **ledgers, size_t nledgers)
+{
+	struct cfg	*cfg;
+	char		*cause = NULL;
+	int		 rc = 1;
+
+	if ((cfg = load(path)) == NULL)
+		return (1);
+	if (util_set_timezone(cfg->timezone, &cause) == -1)
+		goto err;
+	if (export_parse_fields(groupby, opts, &cause) == -1)
+		goto err;
+	if (nledgers == 0) {
+		ledgers[0] = cfg->ledger_path;
+		nledgers = 1;
+	}
+	opts->ledgers = ledgers;
+	opts->nledgers = nledgers;
+	if (export_run(opts, stdout, &cause) == -1)
+		goto err;
+	if (fflush(stdout) != 0) {
+		xasprintf(&cause, "writing the export failed");
+		goto err;
+	}
+	rc = 0;
+	goto out;
+err:
+	fprintf(stderr, "tollgate export: %s\n", cause);
+	free(cause);
+out:
+	cfg_unref(cfg);
+	return (rc);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "app",	required_argument,	NULL, 'a' },
+		{ "ledger",	required_argument,	NULL, 'l' },
+		{ "from",	required_argument,	NULL, 'f' },
+		{ "to",		required_argument,	NULL, 't' },
+		{ "group-by",	required_argument,	NULL, 'g' },
+		{ "format",	required_argument,	NULL, 'F' },
+		{ "month",	required_argument,	NULL, 'm' },
+		{ "output",	required_argument,	NULL, 'o' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct export_opts	 eopts;
+	const char		*cfgpath = DEFAULT_CFG, *cmd = "serve";
+	const char		*app = NULL, *groupby = NULL, *sub = NULL;
+	const char		**ledgers;
+	size_t			 nledgers = 0;
+	int			 ch, rc;
+
+	memset(&eopts, 0, sizeof eopts);
+	ledgers = xcalloc((size_t)argc + 1, sizeof *ledgers);
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = argv[1];
+		argv++;
+		argc--;
+		if (strcmp(cmd, "keys") == 0) {
+			if (argc < 2 || strcmp(argv[1], "new") != 0)
+				usage(2);
+			sub = argv[1];
+			argv++;
+			argc--;
+		}
+	}
+	while ((ch = getopt_long(argc, argv, "c:ho:V", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'a':
+			app = optarg;
+			break;
+		case 'l':
+			ledgers[nledgers++] = optarg;
+			break;
+		case 'f':
+			eopts.from = optarg;
+			break;
+		case 't':
+			eopts.to = optarg;
+			break;
+		case 'g':
+			groupby = optarg;
+			break;
+		case 'F':
+			if (strcmp(optarg, "csv") == 0)
+				eopts.format = EXPORT_CSV;
+			else if (strcmp(optarg, "json") == 0)
+				eopts.format = EXPORT_JSON;
+			else if (strcmp(optarg, "focus") == 0)
+				eopts.format = EXPORT_FOCUS;
+			else {
+				fprintf(stderr, "tollgate: --format is csv, "
+				    "json or focus\n");
+				exit(2);
+			}
+			break;
+		case 'm':
+		case 'o':
+			break;
+		case 'h':
+			usage(0);
+		case 'V':
+			printf("tollgate %s\n", PACKAGE_VERSION);
+			exit(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc)
+		usage(2);
+
+	if (strcmp(cmd, "serve") == 0)
+		rc = server_run(cfgpath);
+	else if (strcmp(cmd, "check") == 0)
+		rc = cmd_check(cfgpath);
+	else if (strcmp(cmd, "keys") == 0 && sub != NULL) {
+		if (app == NULL) {
+			fprintf(stderr, "tollgate keys new: --app APP is "
+			    "required\n");
+			rc = 2;
+		} else
+			rc = cmd_keys_new(cfgpath, app);
+	} else if (strcmp(cmd, "export") == 0) {
+		if (eopts.from == NULL || eopts.to == NULL) {
+			fprintf(stderr, "tollgate export: --from and --to are "
+			    "required (YYYY-MM-DD)\n");
+			rc = 2;
+		} else
+			rc = cmd_export(cfgpath, &eopts, groupby, ledgers,
+			    nledgers);
+	} else if (strcmp(cmd, "report") == 0 ||
+	    strcmp(cmd, "reconcile") == 0) {
+		fprintf(stderr, "tollgate %s: not available in this version "
+		    "(%s)\n", cmd, PACKAGE_VERSION);
+		rc = 2;
+	} else {
+		fprintf(stderr, "tollgate: unknown command \"%s\"\n", cmd);
+		usage(2);
+	}
+	free(ledgers);
+	return (rc);
+}

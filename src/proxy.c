@@ -1,0 +1,1101 @@
+/*
+ * The proxy request path.
+ *
+ * proxy_request_cb() runs when evhttp has read a whole client request.  It
+ * routes, authenticates, inspects the JSON body (model, stream, output
+ * caps), resolves the model through policy and the price table, and sends
+ * the request upstream with the client's credentials replaced by the
+ * provider key.  The answer comes back through the upstream callbacks:
+ * non-streaming bodies are collected (bounded) and metered as a whole;
+ * event streams go through the SSE parser event by event, each event's raw
+ * bytes forwarded unchanged (or dropped: the usage chunk tollgate asked for
+ * itself), with backpressure: while the client's socket has more than
+ * PROXY_HIGH_WATER bytes queued, the upstream read is paused until the
+ * queue drains.
+ *
+ * Every request, refused or served, ends in proxy_finish(), which writes
+ * exactly one ledger row and one access log line.  The client may vanish at
+ * any time (evhttp frees its request); the connection close callback marks
+ * that and proxy_finish() then bills what the provider produced.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include <jansson.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "cfg.h"
+#include "httpresp.h"
+#include "ledger.h"
+#include "log.h"
+#include "policy.h"
+#include "price.h"
+#include "proxy.h"
+#include "server.h"
+#include "sse.h"
+#include "upstream.h"
+#include "usage.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define PREQ_MAGIC		0x70726571U
+#define PROXY_HIGH_WATER	(256 * 1024)
+#define PROXY_MAX_ANSWER	(128 * 1024 * 1024)
+#define PROXY_MAX_EVENT		(4 * 1024 * 1024)
+
+enum proxy_errcode {
+#define TG_ERROR(e, st, code, ot, at)	ERR_##e,
+#include "tbl/errors.h"
+#undef TG_ERROR
+	ERR_MAX
+};
+
+static const struct {
+	int		 status;
+	const char	*code;
+	const char	*openai_type;
+	const char	*anthropic_type;
+} proxy_errors[] = {
+#define TG_ERROR(e, st, code, ot, at)	{ st, code, ot, at },
+#include "tbl/errors.h"
+#undef TG_ERROR
+};
+
+enum route_kind {
+	ROUTE_CHAT = 0,
+	ROUTE_COMPLETIONS,
+	ROUTE_EMBEDDINGS,
+	ROUTE_RESPONSES,
+	ROUTE_MESSAGES,
+	ROUTE_MODELS
+};
+
+struct route {
+	const char		*path;
+	enum evhttp_cmd_type	 method;
+	enum cfg_api		 api;
+	enum route_kind		 kind;
+};
+
+static const struct route routes[] = {
+	{ "/v1/chat/completions", EVHTTP_REQ_POST, API_OPENAI, ROUTE_CHAT },
+	{ "/v1/completions", EVHTTP_REQ_POST, API_OPENAI, ROUTE_COMPLETIONS },
+	{ "/v1/embeddings", EVHTTP_REQ_POST, API_OPENAI, ROUTE_EMBEDDINGS },
+	{ "/v1/responses", EVHTTP_REQ_POST, API_OPENAI, ROUTE_RESPONSES },
+	{ "/v1/messages", EVHTTP_REQ_POST, API_ANTHROPIC, ROUTE_MESSAGES },
+	{ "/v1/models", EVHTTP_REQ_GET, API_OPENAI, ROUTE_MODELS },
+};
+
+struct proxy_req {
+	uint32_t		 magic;
+	struct worker		*w;
+	struct proxy_req	*next;		/* w->reqs list */
+	struct proxy_req	**prevp;
+	struct cfg		*cfg;		/* reference */
+	struct evhttp_request	*req;		/* NULL once the client left */
+	struct evhttp_connection *evcon;
+	struct evhttp_connection *answered;	/* where the answer went */
+	char			 id[33];
+	char			 path[64];	/* route path for the ledger */
+	const struct route	*route;
+	enum cfg_api		 api;		/* error shape */
+	int64_t			 ts_start;	/* unix ms */
+	int64_t			 mono_start;	/* monotonic ms */
+	int64_t			 ttft_ms;
+
+	const struct cfg_app	*app;
+	const struct cfg_key	*key;
+	char			*model_requested;
+	const struct cfg_model	*model;
+	int			 stream;
+	int			 strip_usage;	/* drop the usage-only chunk */
+	size_t			 body_len;
+
+	const struct cfg_endpoint *ep;
+	struct upstream_req	*up;
+	int			 attempts;
+	int			 status;	/* sent to the client */
+	int			 upstream_status;
+	int			 reply_started;
+	int			 paused;
+	int			 stream_done;	/* saw [DONE] / message_stop */
+
+	struct evbuffer		*answer;	/* non-stream body */
+	struct evbuffer		*out;		/* events to send */
+	struct sse_parser	*sse;
+	struct usage		 usage;
+	int64_t			 est_output;	/* from streamed deltas */
+	enum ledger_outcome	 outcome;
+};
+
+static void	proxy_finish(struct proxy_req *, enum ledger_outcome);
+
+/*
+ * While draining, a worker may exit only once the answers it sent have
+ * left its buffers: a flush watch holds the request's place in w->active
+ * until the client connection's output is empty or the client is gone.
+ */
+#define FLUSH_MAGIC	0x666c7368U
+
+struct flush_watch {
+	uint32_t		 magic;
+	struct worker		*w;
+	struct evhttp_connection *evcon;
+	struct event		*timer;
+};
+
+static void
+flush_done(struct flush_watch *fw)
+{
+	struct worker	*w = fw->w;
+
+	if (fw->evcon != NULL)
+		evhttp_connection_set_closecb(fw->evcon, NULL, NULL);
+	event_free(fw->timer);
+	fw->magic = 0;
+	free(fw);
+	server_request_done(w);
+}
+
+static void
+flush_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct flush_watch	*fw = arg;
+
+	if (fw->magic != FLUSH_MAGIC)
+		fatalx("proxy: bad flush watch magic");
+	fw->evcon = NULL;
+	flush_done(fw);
+}
+
+static void
+flush_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct flush_watch	*fw = arg;
+	struct bufferevent	*bev;
+	struct timeval		 tv = { 0, 20000 };
+
+	if (fw->magic != FLUSH_MAGIC)
+		fatalx("proxy: bad flush watch magic");
+	bev = evhttp_connection_get_bufferevent(fw->evcon);
+	if (bev == NULL || evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		flush_done(fw);
+	else
+		evtimer_add(fw->timer, &tv);
+}
+
+static void
+flush_watch(struct worker *w, struct evhttp_connection *evcon)
+{
+	struct flush_watch	*fw;
+	struct timeval		 tv = { 0, 0 };
+
+	fw = xcalloc(1, sizeof *fw);
+	fw->magic = FLUSH_MAGIC;
+	fw->w = w;
+	fw->evcon = evcon;
+	fw->timer = evtimer_new(w->base, flush_timer_cb, fw);
+	evhttp_connection_set_closecb(evcon, flush_close_cb, fw);
+	evtimer_add(fw->timer, &tv);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+static void
+proxy_new_id(struct worker *w, char out[33])
+{
+	static const char	hex[] = "0123456789abcdef";
+	uint64_t		hi = w->rid_hi, lo = ++w->rid_seq;
+	int			i;
+
+	for (i = 15; i >= 0; i--, hi >>= 4)
+		out[i] = hex[hi & 0xf];
+	for (i = 31; i >= 16; i--, lo >>= 4)
+		out[i] = hex[lo & 0xf];
+	out[32] = '\0';
+}
+
+/* The client's connection went away while we were working for it. */
+static void
+client_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct proxy_req	*p = arg;
+
+	if (p->magic != PREQ_MAGIC)
+		fatalx("proxy: bad request magic in close callback");
+	p->req = NULL;
+	p->evcon = NULL;
+	if (p->up != NULL) {
+		upstream_cancel(p->up);
+		p->up = NULL;
+	}
+	proxy_finish(p, OUTCOME_CLIENT_ABORTED);
+}
+
+/* Send the whole answer and stop watching the connection. */
+static void
+reply_send(struct proxy_req *p, int status, const char *reason,
+    struct evbuffer *body)
+{
+	if (p->req == NULL)
+		return;
+	p->status = status;
+	evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+	if (p->w->draining)
+		evhttp_add_header(evhttp_request_get_output_headers(p->req),
+		    "Connection", "close");
+	evhttp_send_reply(p->req, status, reason, body);
+	p->answered = p->evcon;
+	p->req = NULL;
+	p->evcon = NULL;
+}
+
+/*
+ * An error in the shape of the API the client called.  extra (stolen, may
+ * be NULL) adds fields to the error object.
+ */
+static void
+proxy_error(struct proxy_req *p, enum proxy_errcode e, const char *msg,
+    json_t *extra)
+{
+	struct evkeyvalq	*hdr;
+	struct evbuffer		*body;
+	json_t			*root, *err;		/* new */
+	char			*s;
+
+	if (p->req == NULL) {
+		json_decref(extra);
+		return;
+	}
+	err = json_object();
+	if (p->api == API_ANTHROPIC) {
+		root = json_pack("{s:s, s:o}", "type", "error", "error", err);
+		json_object_set_new(err, "type",
+		    json_string(proxy_errors[e].anthropic_type));
+		json_object_set_new(err, "message", json_string(msg));
+		json_object_set_new(err, "code",
+		    json_string(proxy_errors[e].code));
+	} else {
+		root = json_pack("{s:o}", "error", err);
+		json_object_set_new(err, "message", json_string(msg));
+		json_object_set_new(err, "type",
+		    json_string(proxy_errors[e].openai_type));
+		json_object_set_new(err, "code",
+		    json_string(proxy_errors[e].code));
+		json_object_set_new(err, "param", json_null());
+	}
+	if (extra != NULL) {
+		json_object_update(err, extra);
+		json_decref(extra);
+	}
+	s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	body = evbuffer_new();
+	if (s != NULL) {
+		evbuffer_add(body, s, strlen(s));
+		free(s);
+	}
+	hdr = evhttp_request_get_output_headers(p->req);
+	evhttp_remove_header(hdr, "Content-Type");
+	evhttp_add_header(hdr, "Content-Type", "application/json");
+	reply_send(p, proxy_errors[e].status, NULL, body);
+	evbuffer_free(body);
+}
+
+/* Refuse before anything was forwarded: error, ledger row, done. */
+static void
+proxy_deny(struct proxy_req *p, enum proxy_errcode e, const char *msg)
+{
+	proxy_error(p, e, msg, NULL);
+	proxy_finish(p, OUTCOME_DENIED);
+}
+
+static const struct route *
+route_find(const char *path, size_t len, int *path_known)
+{
+	size_t	i;
+
+	*path_known = 0;
+	for (i = 0; i < nitems(routes); i++) {
+		if (strlen(routes[i].path) == len &&
+		    memcmp(routes[i].path, path, len) == 0) {
+			*path_known = 1;
+			return (&routes[i]);
+		}
+	}
+	return (NULL);
+}
+
+/*
+ * Request smuggling guard: Content-Length with Transfer-Encoding, or two
+ * Content-Length headers, are refused (stricter than RFC 9112 on purpose).
+ */
+static int
+headers_ambiguous(struct evkeyvalq *hdr)
+{
+	struct evkeyval	*kv;
+	const char	*cl = NULL;
+	int		 te = 0, ncl = 0;
+
+	TAILQ_FOREACH(kv, hdr, next) {
+		if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
+			te++;
+		else if (strcasecmp(kv->key, "Content-Length") == 0) {
+			if (cl != NULL && strcmp(cl, kv->value) != 0)
+				return (1);
+			cl = kv->value;
+			ncl++;
+		}
+	}
+	return ((te > 0 && ncl > 0) || ncl > 1);
+}
+
+/* Count the headers named name. */
+static int
+header_count(struct evkeyvalq *hdr, const char *name)
+{
+	struct evkeyval	*kv;
+	int		 n = 0;
+
+	TAILQ_FOREACH(kv, hdr, next) {
+		if (strcasecmp(kv->key, name) == 0)
+			n++;
+	}
+	return (n);
+}
+
+static void
+models_list(struct proxy_req *p)
+{
+	const char	**names;
+	struct evbuffer	 *body;
+	json_t		 *root, *data;		/* new */
+	char		 *s;
+	size_t		  n, i;
+
+	names = policy_allowed_models(p->cfg, p->app, &n);
+	data = json_array();
+	for (i = 0; i < n; i++) {
+		const struct cfg_model	*m = cfg_find_model(p->cfg, names[i]);
+
+		json_array_append_new(data, json_pack("{s:s, s:s, s:i, s:s}",
+		    "id", names[i], "object", "model", "created", 0,
+		    "owned_by", m != NULL ? m->provider->name : "tollgate"));
+	}
+	free(names);
+	root = json_pack("{s:s, s:o}", "object", "list", "data", data);
+	s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	body = evbuffer_new();
+	evbuffer_add(body, s, strlen(s));
+	free(s);
+	evhttp_add_header(evhttp_request_get_output_headers(p->req),
+	    "Content-Type", "application/json");
+	reply_send(p, 200, "OK", body);
+	evbuffer_free(body);
+	proxy_finish(p, OUTCOME_OK);
+}
+
+/* A header value safe to copy into the upstream request. */
+static int
+header_value_ok(const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if ((unsigned char)*v < 0x20 && *v != '\t')
+			return (0);
+		if (*v == 0x7f)
+			return (0);
+	}
+	return (1);
+}
+
+/* Client headers forwarded as they are; everything else is dropped. */
+static const char *pass_headers[] = {
+	"anthropic-version", "anthropic-beta", "openai-beta", "traceparent",
+	"tracestate", "user-agent"
+};
+
+static void
+build_head(struct proxy_req *p, struct evbuffer *head, size_t body_len)
+{
+	const struct cfg_endpoint	*ep = p->ep;
+	const struct cfg_provider	*prov = p->model->provider;
+	struct evkeyvalq		*in;
+	const char			*v;
+	size_t				 i;
+
+	in = evhttp_request_get_input_headers(p->req);
+	evbuffer_add_printf(head, "POST %s%s HTTP/1.1\r\nHost: %s\r\n",
+	    ep->path_prefix, p->route->path, ep->authority);
+	evbuffer_add_printf(head, "Content-Type: application/json\r\n"
+	    "Content-Length: %zu\r\nAccept: %s\r\n", body_len,
+	    p->stream ? "text/event-stream" : "application/json");
+	if (prov->api == API_ANTHROPIC) {
+		evbuffer_add_printf(head, "x-api-key: %s\r\n", prov->key);
+		if (evhttp_find_header(in, "anthropic-version") == NULL)
+			evbuffer_add_printf(head,
+			    "anthropic-version: 2023-06-01\r\n");
+	} else
+		evbuffer_add_printf(head, "Authorization: Bearer %s\r\n",
+		    prov->key);
+	for (i = 0; i < nitems(pass_headers); i++) {
+		v = evhttp_find_header(in, pass_headers[i]);
+		if (v != NULL && header_value_ok(v) && strlen(v) < 1024)
+			evbuffer_add_printf(head, "%s: %s\r\n",
+			    pass_headers[i], v);
+	}
+	evbuffer_add_printf(head, "X-Request-Id: %s\r\n\r\n", p->id);
+}
+
+/* Queue the pending SSE bytes to the client; pause upstream if slow. */
+static void send_out(struct proxy_req *);
+
+static void
+client_drained_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct proxy_req	*p = arg;
+
+	if (p->magic != PREQ_MAGIC)
+		return;
+	if (p->paused && p->up != NULL) {
+		p->paused = 0;
+		upstream_resume(p->up);
+	}
+}
+
+static void
+send_out(struct proxy_req *p)
+{
+	struct bufferevent	*bev;
+
+	if (p->req == NULL || evbuffer_get_length(p->out) == 0)
+		return;
+	if (p->ttft_ms < 0)
+		p->ttft_ms = mono_ms() - p->mono_start;
+	evhttp_send_reply_chunk_with_cb(p->req, p->out, client_drained_cb, p);
+	bev = evhttp_connection_get_bufferevent(p->evcon);
+	if (bev != NULL && p->up != NULL && !p->paused &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) >
+	    PROXY_HIGH_WATER) {
+		p->paused = 1;
+		upstream_pause(p->up);
+	}
+}
+
+static int
+relay_event_cb(const struct sse_event *ev, void *arg)
+{
+	struct proxy_req	*p = arg;
+	struct usage_sse	 u;
+	int			 rc = 0;
+
+	memset(&u, 0, sizeof u);
+	if (ev->data != NULL) {
+		if (p->route->api == API_ANTHROPIC)
+			rc = usage_anthropic_sse(ev->event, ev->event_len,
+			    ev->data, ev->data_len, &p->usage, &u);
+		else
+			rc = usage_openai_sse(ev->data, ev->data_len,
+			    &p->usage, &u);
+	}
+	(void)rc;
+	p->est_output += u.output_delta;
+	if (u.done)
+		p->stream_done = 1;
+	if (p->strip_usage && u.usage_only)
+		return (0);
+	evbuffer_add(p->out, ev->raw, ev->raw_len);
+	return (0);
+}
+
+static int
+up_headers_cb(struct upstream_req *up, struct httpresp *r, void *arg)
+{
+	struct proxy_req	*p = arg;
+	struct evkeyvalq	*out;
+	const char		*ct, *rid;
+
+	if (p->magic != PREQ_MAGIC || p->req == NULL)
+		return (-1);
+	p->upstream_status = httpresp_status(r);
+	out = evhttp_request_get_output_headers(p->req);
+	ct = httpresp_header(r, "Content-Type");
+	if ((rid = httpresp_header(r, "x-request-id")) != NULL &&
+	    header_value_ok(rid) && strlen(rid) < 256)
+		evhttp_add_header(out, "x-upstream-request-id", rid);
+	if (p->stream && p->upstream_status == 200 && ct != NULL &&
+	    strncasecmp(ct, "text/event-stream", 17) == 0) {
+		evhttp_add_header(out, "Content-Type", ct);
+		evhttp_add_header(out, "Cache-Control", "no-cache");
+		if (p->w->draining)
+			evhttp_add_header(out, "Connection", "close");
+		p->sse = sse_parser_new(PROXY_MAX_EVENT);
+		p->out = evbuffer_new();
+		p->status = 200;
+		p->reply_started = 1;
+		evhttp_send_reply_start(p->req, 200, "OK");
+		return (0);
+	}
+	p->stream = 0;		/* an error or a plain answer: collect it */
+	if (ct != NULL && header_value_ok(ct))
+		evhttp_add_header(out, "Content-Type", ct);
+	p->answer = evbuffer_new();
+	return (0);
+}
+
+static int
+up_body_cb(struct upstream_req *up, const char *buf, size_t len, void *arg)
+{
+	struct proxy_req	*p = arg;
+
+	if (p->magic != PREQ_MAGIC)
+		return (-1);
+	if (p->sse != NULL) {
+		if (sse_parser_feed(p->sse, buf, len, relay_event_cb, p) == -1) {
+			log_warn("request %s: event stream from the provider "
+			    "is malformed", p->id);
+			return (-1);
+		}
+		send_out(p);
+		return (0);
+	}
+	if (evbuffer_get_length(p->answer) + len > PROXY_MAX_ANSWER)
+		return (-1);
+	evbuffer_add(p->answer, buf, len);
+	return (0);
+}
+
+/* End a started stream with an error event in the API's own protocol. */
+static void
+stream_error(struct proxy_req *p, const char *msg)
+{
+	json_t	*ev;		/* new */
+	char	*s;
+
+	if (p->route->api == API_ANTHROPIC)
+		ev = json_pack("{s:s, s:{s:s, s:s}}", "type", "error", "error",
+		    "type", "api_error", "message", msg);
+	else
+		ev = json_pack("{s:{s:s, s:s, s:s, s:n}}", "error", "message",
+		    msg, "type", "api_error", "code", "upstream_error",
+		    "param");
+	s = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(ev);
+	if (p->route->api == API_ANTHROPIC)
+		evbuffer_add_printf(p->out, "event: error\ndata: %s\n\n", s);
+	else
+		evbuffer_add_printf(p->out, "data: %s\n\n", s);
+	free(s);
+	send_out(p);
+}
+
+static void
+up_done_cb(struct upstream_req *up, enum upstream_error err, void *arg)
+{
+	struct proxy_req	*p = arg;
+	const char		*pend;
+	size_t			 plen;
+	int			 rc;
+
+	if (p->magic != PREQ_MAGIC)
+		fatalx("proxy: bad request magic in upstream callback");
+	p->up = NULL;
+	if (p->req == NULL) {
+		proxy_finish(p, OUTCOME_CLIENT_ABORTED);
+		return;
+	}
+	if (p->reply_started) {
+		/* A stream: end it, cleanly or with an error event. */
+		if (err == UPSTREAM_OK) {
+			pend = sse_parser_pending(p->sse, &plen);
+			if (plen > 0)
+				evbuffer_add(p->out, pend, plen);
+			send_out(p);
+		} else
+			stream_error(p, upstream_error_text(err));
+		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+		evhttp_send_reply_end(p->req);
+		p->answered = p->evcon;
+		p->req = NULL;
+		p->evcon = NULL;
+		proxy_finish(p, err == UPSTREAM_OK ? OUTCOME_OK :
+		    err == UPSTREAM_ETIMEOUT_IDLE ? OUTCOME_TIMEOUT :
+		    OUTCOME_UPSTREAM_ERROR);
+		return;
+	}
+	if (err != UPSTREAM_OK) {
+		int	timeout = err == UPSTREAM_ETIMEOUT_CONNECT ||
+		    err == UPSTREAM_ETIMEOUT_FIRSTBYTE ||
+		    err == UPSTREAM_ETIMEOUT_IDLE;
+
+		log_warn("request %s: provider %s: %s", p->id,
+		    p->model->provider->name, upstream_error_text(err));
+		proxy_error(p, timeout ? ERR_UPSTREAM_TIMEOUT :
+		    ERR_UPSTREAM_ERROR, upstream_error_text(err), NULL);
+		proxy_finish(p, timeout ? OUTCOME_TIMEOUT :
+		    OUTCOME_UPSTREAM_ERROR);
+		return;
+	}
+	/* A whole answer: meter it, then relay it as it came. */
+	if (p->upstream_status >= 200 && p->upstream_status < 300) {
+		const char	*b = (const char *)evbuffer_pullup(p->answer,
+		    -1);
+		size_t		 blen = evbuffer_get_length(p->answer);
+
+		if (p->route->api == API_ANTHROPIC)
+			rc = usage_anthropic_json(b, blen, &p->usage);
+		else
+			rc = usage_openai_json(b, blen, &p->usage);
+		if (rc == -1)
+			p->est_output = usage_estimate_tokens(blen);
+	}
+	if (p->ttft_ms < 0)
+		p->ttft_ms = mono_ms() - p->mono_start;
+	reply_send(p, p->upstream_status, NULL, p->answer);
+	proxy_finish(p, p->upstream_status < 400 ? OUTCOME_OK :
+	    OUTCOME_UPSTREAM_ERROR);
+}
+
+static const struct upstream_cbs proxy_up_cbs = {
+	up_headers_cb, up_body_cb, up_done_cb
+};
+
+/* Integer field of the body that caps output, or -1 when absent. */
+static int
+body_int(json_t *body, const char *name, int64_t *out)
+{
+	json_t	*v = json_object_get(body, name);	/* borrowed */
+
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return (-1);
+	*out = json_integer_value(v);
+	return (0);
+}
+
+static void
+proxy_forward(struct proxy_req *p)
+{
+	struct evbuffer		*in, *head = NULL, *body = NULL;
+	json_t			*root = NULL, *v, *so;	/* root new */
+	json_error_t		 jerr;
+	const char		*resolved, *msg;
+	const struct cfg_model	*model;
+	enum policy_result	 pr;
+	int64_t			 cap = 0;
+	int			 rewrite = 0;
+	char			*s, buf[512];
+
+	in = evhttp_request_get_input_buffer(p->req);
+	p->body_len = evbuffer_get_length(in);
+	root = json_loadb((const char *)evbuffer_pullup(in, -1), p->body_len,
+	    JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		snprintf(buf, sizeof buf, "the request body is not a JSON "
+		    "object%s%s", root == NULL ? ": " : "",
+		    root == NULL ? jerr.text : "");
+		proxy_deny(p, ERR_INVALID_REQUEST, buf);
+		goto out;
+	}
+	v = json_object_get(root, "model");
+	if (v == NULL || !json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > 256) {
+		proxy_deny(p, ERR_INVALID_REQUEST,
+		    "\"model\" must be a non-empty string");
+		goto out;
+	}
+	p->model_requested = xstrdup(json_string_value(v));
+	v = json_object_get(root, "stream");
+	if (v != NULL && !json_is_boolean(v) && !json_is_null(v)) {
+		proxy_deny(p, ERR_INVALID_REQUEST,
+		    "\"stream\" must be a boolean");
+		goto out;
+	}
+	p->stream = v != NULL && json_is_true(v);
+	if (p->route->kind == ROUTE_EMBEDDINGS)
+		p->stream = 0;
+	if (body_int(root, "max_tokens", &cap) == -1 ||
+	    body_int(root, "max_completion_tokens", &cap) == -1 ||
+	    body_int(root, "max_output_tokens", &cap) == -1) {
+		proxy_deny(p, ERR_INVALID_REQUEST,
+		    "output token limits must be non-negative integers");
+		goto out;
+	}
+
+	pr = policy_resolve(p->cfg, p->app, p->model_requested, &resolved,
+	    &model);
+	if (pr != POLICY_OK) {
+		const char	**names;
+		size_t		  n, i, off;
+
+		names = policy_allowed_models(p->cfg, p->app, &n);
+		off = (size_t)snprintf(buf, sizeof buf, "model \"%.100s\" %s; "
+		    "allowed: ", resolved, pr == POLICY_UNKNOWN_MODEL ?
+		    "is not in the price table" : "is not allowed for this app");
+		for (i = 0; i < n && off < sizeof buf - 1; i++)
+			off += (size_t)snprintf(buf + off, sizeof buf - off,
+			    "%s%s", i ? ", " : "", names[i]);
+		if (n == 0)
+			snprintf(buf + off, sizeof buf - off, "none");
+		free(names);
+		proxy_deny(p, ERR_MODEL_NOT_ALLOWED, buf);
+		goto out;
+	}
+	p->model = model;
+	if (model->provider->api != p->route->api) {
+		proxy_deny(p, ERR_INVALID_REQUEST, p->route->api == API_ANTHROPIC ?
+		    "this model is not served through the Anthropic Messages "
+		    "API" : "this model is not served through the OpenAI API");
+		goto out;
+	}
+	if (model->provider->key == NULL) {
+		log_error("provider %s has no key: %s is not set",
+		    model->provider->name, model->provider->key_env);
+		proxy_deny(p, ERR_UPSTREAM_ERROR,
+		    "the provider for this model is not configured");
+		goto out;
+	}
+	if (strcmp(resolved, p->model_requested) != 0) {
+		json_object_set_new(root, "model", json_string(resolved));
+		rewrite = 1;
+	}
+	/*
+	 * Streams must report usage: ask for it when the client did not, and
+	 * drop the extra chunk before the client sees it.
+	 */
+	if (p->stream && (p->route->kind == ROUTE_CHAT ||
+	    p->route->kind == ROUTE_COMPLETIONS)) {
+		so = json_object_get(root, "stream_options");
+		if (so == NULL || !json_is_object(so)) {
+			so = json_object();
+			json_object_set_new(root, "stream_options", so);
+		}
+		if (!json_is_true(json_object_get(so, "include_usage"))) {
+			json_object_set_new(so, "include_usage", json_true());
+			p->strip_usage = 1;
+			rewrite = 1;
+		}
+	}
+
+	body = evbuffer_new();
+	if (rewrite) {
+		s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (s == NULL)
+			fatalx("json_dumps: out of memory");
+		evbuffer_add(body, s, strlen(s));
+		free(s);
+	} else
+		evbuffer_add_buffer(body, in);
+
+	p->ep = &model->provider->endpoints[0];
+	head = evbuffer_new();
+	build_head(p, head, evbuffer_get_length(body));
+	p->attempts = 1;
+	p->up = upstream_send(p->w->pool, model->provider, p->ep, head, body,
+	    &proxy_up_cbs, p);
+	if (p->up == NULL) {
+		msg = "could not start a connection to the provider";
+		proxy_error(p, ERR_UPSTREAM_ERROR, msg, NULL);
+		proxy_finish(p, OUTCOME_UPSTREAM_ERROR);
+	}
+out:
+	if (head != NULL)
+		evbuffer_free(head);
+	if (body != NULL)
+		evbuffer_free(body);
+	json_decref(root);
+}
+
+void
+proxy_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct worker		*w = arg;
+	struct proxy_req	*p;
+	struct evkeyvalq	*in, *out;
+	const struct evhttp_uri	*uri;
+	const char		*path, *key;
+	const struct cfg_key	*entry;
+	const unsigned char	*pepper;
+	size_t			 plen, keylen, pepperlen;
+	enum auth_result	 ar;
+	int			 known;
+
+	if (w->magic != WORKER_MAGIC)
+		fatalx("proxy: bad worker magic");
+	p = xcalloc(1, sizeof *p);
+	p->magic = PREQ_MAGIC;
+	p->w = w;
+	p->req = req;
+	p->evcon = evhttp_request_get_connection(req);
+	p->cfg = server_cfg();
+	p->ts_start = util_now_ms();
+	p->mono_start = mono_ms();
+	p->ttft_ms = -1;
+	p->api = API_OPENAI;
+	proxy_new_id(w, p->id);
+	w->active++;
+	if ((p->next = w->reqs) != NULL)
+		p->next->prevp = &p->next;
+	w->reqs = p;
+	p->prevp = &w->reqs;
+
+	in = evhttp_request_get_input_headers(req);
+	out = evhttp_request_get_output_headers(req);
+	evhttp_add_header(out, "x-request-id", p->id);
+	evhttp_connection_set_closecb(p->evcon, client_close_cb, p);
+
+	uri = evhttp_request_get_evhttp_uri(req);
+	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	if (path == NULL)
+		path = "/";
+	plen = strlen(path);
+	p->route = route_find(path, plen, &known);
+	snprintf(p->path, sizeof p->path, "%s", p->route != NULL ?
+	    p->route->path : "other");
+	if (plen >= 12 && strncmp(path, "/v1/messages", 12) == 0)
+		p->api = API_ANTHROPIC;
+
+	if (headers_ambiguous(in)) {
+		evhttp_add_header(out, "Connection", "close");
+		proxy_deny(p, ERR_INVALID_REQUEST, "ambiguous message framing "
+		    "(Content-Length with Transfer-Encoding, or two "
+		    "Content-Length headers)");
+		return;
+	}
+	if (p->route == NULL) {
+		proxy_deny(p, ERR_NOT_FOUND, "no such route");
+		return;
+	}
+	if (evhttp_request_get_command(req) != p->route->method) {
+		proxy_deny(p, ERR_METHOD_NOT_ALLOWED, "method not allowed "
+		    "on this route");
+		return;
+	}
+	if (w->draining) {
+		evhttp_add_header(out, "Connection", "close");
+		proxy_deny(p, ERR_SHUTTING_DOWN, "tollgate is shutting down");
+		return;
+	}
+
+	if (header_count(in, "Authorization") > 1 ||
+	    header_count(in, "x-api-key") > 1)
+		ar = AUTH_MALFORMED;
+	else
+		ar = auth_extract(evhttp_find_header(in, "Authorization"),
+		    evhttp_find_header(in, "x-api-key"), &key, &keylen);
+	if (ar == AUTH_OK) {
+		pepper = server_pepper(&pepperlen);
+		ar = auth_check(p->cfg, pepper, pepperlen, key, keylen,
+		    p->ts_start, &entry);
+	}
+	if (ar != AUTH_OK) {
+		proxy_deny(p, ERR_INVALID_API_KEY, "invalid API key");
+		return;
+	}
+	p->key = entry;
+	p->app = entry->app;
+
+	if (p->route->kind == ROUTE_MODELS) {
+		models_list(p);
+		return;
+	}
+	proxy_forward(p);
+}
+
+/* Fill usage for a request the provider did not (fully) report. */
+static void
+usage_settle(struct proxy_req *p, enum ledger_outcome outcome)
+{
+	struct usage	*u = &p->usage;
+
+	if (p->model == NULL || outcome == OUTCOME_DENIED)
+		return;
+	if (u->source == USAGE_PROVIDER && (p->stream_done || !p->stream ||
+	    outcome == OUTCOME_OK))
+		return;
+	if (outcome != OUTCOME_OK && p->upstream_status == 0 &&
+	    u->source == USAGE_NONE)
+		return;		/* the provider never answered */
+	if (p->upstream_status >= 400)
+		return;		/* the provider refused: no tokens */
+	if (u->source == USAGE_NONE || u->input == 0) {
+		int64_t	in = usage_estimate_tokens(p->body_len);
+
+		if (in > u->input)
+			u->input = in;
+	}
+	if (p->est_output > u->output)
+		u->output = p->est_output;
+	u->source = u->source == USAGE_NONE && outcome == OUTCOME_OK ?
+	    USAGE_ESTIMATED : u->source == USAGE_NONE ? USAGE_ESTIMATED :
+	    USAGE_PARTIAL;
+}
+
+static void
+access_log(struct proxy_req *p, struct ledger_row *row)
+{
+	json_t	*o;		/* new */
+	char	 usd[32];
+
+	price_format_usd(row->cost_nusd, 6, usd);
+	o = json_object();
+	json_object_set_new(o, "request_id", json_string(row->request_id));
+	json_object_set_new(o, "app", row->app ? json_string(row->app) :
+	    json_null());
+	json_object_set_new(o, "team", row->team ? json_string(row->team) :
+	    json_null());
+	json_object_set_new(o, "owner", p->app && p->app->owner ?
+	    json_string(p->app->owner) : json_null());
+	json_object_set_new(o, "key_id", row->key_id ?
+	    json_string(row->key_id) : json_null());
+	json_object_set_new(o, "route", json_string(row->route));
+	json_object_set_new(o, "model", row->model ? json_string(row->model) :
+	    json_null());
+	json_object_set_new(o, "status", json_integer(row->status));
+	json_object_set_new(o, "outcome",
+	    json_string(ledger_outcome_name(row->outcome)));
+	json_object_set_new(o, "input_tokens",
+	    json_integer(row->input_tokens));
+	json_object_set_new(o, "output_tokens",
+	    json_integer(row->output_tokens));
+	json_object_set_new(o, "cost_usd", json_string(usd));
+	json_object_set_new(o, "latency_ms", json_integer(row->latency_ms));
+	json_object_set_new(o, "ttft_ms", row->ttft_ms >= 0 ?
+	    json_integer(row->ttft_ms) : json_null());
+	log_event(LOG_LVL_INFO, "access", o);
+	json_decref(o);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return (s != NULL ? xstrdup(s) : NULL);
+}
+
+/*
+ * The one end of every request: settle usage, price it, write the ledger
+ * row and the access line, free.  Called exactly once per request.
+ */
+static void
+proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
+{
+	struct ledger_row	*row;
+	struct worker		*w = p->w;
+
+	if (p->magic != PREQ_MAGIC)
+		fatalx("proxy: finishing a request twice");
+	if (p->up != NULL) {
+		upstream_cancel(p->up);
+		p->up = NULL;
+	}
+	if (p->req != NULL) {
+		/* Never leave a client without an answer. */
+		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+		if (p->reply_started)
+			evhttp_send_reply_end(p->req);
+		else
+			evhttp_send_error(p->req, 500, NULL);
+		p->req = NULL;
+	}
+	if (p->evcon != NULL)
+		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+	usage_settle(p, outcome);
+
+	row = ledger_row_new();
+	row->request_id = xstrdup(p->id);
+	row->ts_start = p->ts_start;
+	row->latency_ms = mono_ms() - p->mono_start;
+	row->ts_end = p->ts_start + row->latency_ms;
+	if (p->app != NULL) {
+		row->app = xstrdup(p->app->name);
+		row->team = xstrdup(p->app->team->name);
+		row->cost_center = dup_or_null(p->app->team->cost_center);
+		row->tier = xstrdup(p->app->tier->name);
+	}
+	if (p->key != NULL)
+		row->key_id = xstrdup(p->key->id);
+	row->route = xstrdup(p->path);
+	if (p->model != NULL) {
+		row->provider = xstrdup(p->model->provider->name);
+		row->model = xstrdup(p->model->name);
+	}
+	if (p->ep != NULL && p->attempts > 0)
+		row->upstream = xstrdup(p->ep->url);
+	row->attempts = p->attempts;
+	row->model_requested = dup_or_null(p->model_requested);
+	row->stream = p->stream;
+	row->status = p->status;
+	row->outcome = outcome;
+	row->input_tokens = p->usage.input;
+	row->cached_input_tokens = p->usage.cached_input;
+	row->cache_write_tokens = p->usage.cache_write;
+	row->output_tokens = p->usage.output;
+	row->reasoning_tokens = p->usage.reasoning;
+	row->usage_source = xstrdup(usage_source_name(p->usage.source ==
+	    USAGE_NONE ? USAGE_PROVIDER : p->usage.source));
+	if (p->model != NULL)
+		row->cost_nusd = price_cost_nusd(&p->model->price, &p->usage);
+	row->price_version = xstrdup(p->cfg->price_version);
+	row->ttft_ms = p->ttft_ms;
+	if (p->cfg->log_access)
+		access_log(p, row);
+	ledger_enqueue(server_ledger(), row);
+
+	sse_parser_free(p->sse);
+	if (p->answer != NULL)
+		evbuffer_free(p->answer);
+	if (p->out != NULL)
+		evbuffer_free(p->out);
+	free(p->model_requested);
+	cfg_unref(p->cfg);
+	if (p->next != NULL)
+		p->next->prevp = p->prevp;
+	*p->prevp = p->next;
+	p->magic = 0;
+	if (w->draining && p->answered != NULL)
+		flush_watch(w, p->answered);
+	else
+		server_request_done(w);
+	free(p);
+}
+
+void
+proxy_abort_all(struct worker *w)
+{
+	struct proxy_req	*p;
+
+	while ((p = w->reqs) != NULL) {
+		if (p->reply_started && p->req != NULL) {
+			stream_error(p, "tollgate is shutting down");
+			evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+			evhttp_send_reply_end(p->req);
+			p->req = NULL;
+		} else
+			proxy_error(p, ERR_SHUTTING_DOWN,
+			    "tollgate is shutting down", NULL);
+		proxy_finish(p, OUTCOME_TIMEOUT);
+	}
+}

@@ -1,0 +1,477 @@
+/*
+ * The serving process.
+ *
+ * The main thread loads the configuration, opens the ledger, binds every
+ * listening socket (so that a bad address fails at start-up, not in a
+ * thread) and starts one worker thread per CPU (or "workers").  Each worker
+ * has its own event_base, its own SO_REUSEPORT sockets bound to the same
+ * addresses (the kernel spreads connections), its own evhttp servers and
+ * its own upstream pool; workers share nothing on the request path but the
+ * configuration generation (immutable, reference counted) and the ledger
+ * queue.
+ *
+ * The main thread then only handles signals: SIGHUP loads a new generation
+ * and swaps it in when valid; SIGTERM and SIGINT start a drain: every worker
+ * stops accepting, finishes the requests in flight (streams included) and
+ * exits its loop; requests still running after the drain timeout are ended
+ * with an error and billed.  Last, the ledger commits what is queued.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include "cfg.h"
+#include "ledger.h"
+#include "log.h"
+#include "proxy.h"
+#include "server.h"
+#include "upstream.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define DRAIN_TIMEOUT_S	30
+
+static struct {
+	pthread_mutex_t		 lock;		/* guards cfg */
+	struct cfg		*cfg;
+	char			*cfgpath;
+	struct ledger		*ledger;
+	unsigned char		*pepper;
+	size_t			 pepperlen;
+	SSL_CTX			*tls;
+	struct event_base	*base;		/* main thread */
+	struct worker		*workers;
+	int			 nworkers;
+	int			 stopping;
+	char			**addrs;	/* listen then tls_listen, with
+						   port 0 replaced by the port
+						   the first worker got */
+	size_t			 naddrs;
+	uint64_t		 reloads_ok;
+	uint64_t		 reloads_failed;
+} srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+struct cfg *
+server_cfg(void)
+{
+	struct cfg	*cfg;
+
+	pthread_mutex_lock(&srv.lock);
+	cfg = cfg_ref(srv.cfg);
+	pthread_mutex_unlock(&srv.lock);
+	return (cfg);
+}
+
+struct ledger *
+server_ledger(void)
+{
+	return (srv.ledger);
+}
+
+const unsigned char *
+server_pepper(size_t *len)
+{
+	*len = srv.pepperlen;
+	return (srv.pepper);
+}
+
+void
+server_request_done(struct worker *w)
+{
+	w->active--;
+	if (w->draining && w->active == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* evhttp asks for a bufferevent per accepted TLS connection. */
+static struct bufferevent *
+tls_bevcb(struct event_base *base, void *arg)
+{
+	SSL	*ssl;
+
+	if ((ssl = SSL_new(srv.tls)) == NULL)
+		return (NULL);
+	return (bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE));
+}
+
+static struct evhttp *
+worker_http(struct worker *w, const struct cfg *cfg)
+{
+	struct evhttp	*http;
+
+	if ((http = evhttp_new(w->base)) == NULL)
+		fatalx("evhttp_new failed");
+	evhttp_set_max_headers_size(http, cfg->max_header_bytes);
+	evhttp_set_max_body_size(http, cfg->max_body_bytes);
+	evhttp_set_timeout(http, cfg->header_timeout_s);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_default_content_type(http, "application/json");
+	evhttp_set_gencb(http, proxy_request_cb, w);
+	return (http);
+}
+
+/* evutil_parse_sockaddr_port(), but port 0 (any free port) is allowed. */
+static int
+listen_addr(const char *addr, struct sockaddr_storage *ss, int *len)
+{
+	char	*tmp;
+	size_t	 n = strlen(addr);
+	int	 rc;
+
+	if (n < 2 || strcmp(addr + n - 2, ":0") != 0)
+		return (evutil_parse_sockaddr_port(addr,
+		    (struct sockaddr *)ss, len));
+	xasprintf(&tmp, "%.*s:1", (int)(n - 2), addr);
+	rc = evutil_parse_sockaddr_port(tmp, (struct sockaddr *)ss, len);
+	free(tmp);
+	if (rc == 0) {
+		if (ss->ss_family == AF_INET6)
+			((struct sockaddr_in6 *)ss)->sin6_port = 0;
+		else
+			((struct sockaddr_in *)ss)->sin_port = 0;
+	}
+	return (rc);
+}
+
+static void
+worker_bind(struct worker *w, struct evhttp *http, size_t ai)
+{
+	struct sockaddr_storage	 ss;
+	struct evconnlistener	*lev;
+	struct evhttp_bound_socket *bound;
+	const char		*addr = srv.addrs[ai];
+	char			 host[INET6_ADDRSTRLEN], *real;
+	socklen_t		 slen = sizeof ss;
+	int			 len = sizeof ss, port;
+
+	if (listen_addr(addr, &ss, &len) == -1)
+		fatalx("listen: bad address %s", addr);
+	lev = evconnlistener_new_bind(w->base, NULL, NULL,
+	    LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_CLOSE_ON_EXEC, 1024, (struct sockaddr *)&ss, len);
+	if (lev == NULL)
+		fatalx("listen on %s: %s", addr, strerror(errno));
+	if ((bound = evhttp_bind_listener(http, lev)) == NULL)
+		fatalx("listen on %s: evhttp_bind_listener failed", addr);
+	/* Port 0: every later worker binds the port the kernel chose. */
+	if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss,
+	    &slen) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+			port = ntohs(s6->sin6_port);
+			xasprintf(&real, "[%s]:%d", host, port);
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+			port = ntohs(s4->sin_port);
+			xasprintf(&real, "%s:%d", host, port);
+		}
+		free(srv.addrs[ai]);
+		srv.addrs[ai] = real;
+	}
+	w->listeners = xreallocarray(w->listeners, w->nlisteners + 1,
+	    sizeof *w->listeners);
+	w->listeners[w->nlisteners].http = http;
+	w->listeners[w->nlisteners++].bound = bound;
+}
+
+static void
+worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	log_warn("drain timeout: ending %d request(s) still in flight",
+	    w->active);
+	proxy_abort_all(w);
+	event_base_loopexit(w->base, NULL);
+}
+
+/* Runs in the worker: stop accepting, let requests in flight finish. */
+static void
+worker_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	struct timeval	 tv = { DRAIN_TIMEOUT_S, 0 };
+	size_t		 i;
+
+	if (w->magic != WORKER_MAGIC)
+		fatalx("bad worker magic");
+	w->draining = 1;
+	for (i = 0; i < w->nlisteners; i++)
+		evhttp_del_accept_socket(w->listeners[i].http,
+		    w->listeners[i].bound);
+	w->nlisteners = 0;
+	if (w->active == 0) {
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	w->ev_deadline = evtimer_new(w->base, worker_deadline_cb, w);
+	evtimer_add(w->ev_deadline, &tv);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker	*w = arg;
+
+	event_base_dispatch(w->base);
+	return (NULL);
+}
+
+static void
+worker_init(struct worker *w, int id, const struct cfg *cfg)
+{
+	size_t	i;
+
+	memset(w, 0, sizeof *w);
+	w->magic = WORKER_MAGIC;
+	w->id = id;
+	if ((w->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	if (RAND_bytes((unsigned char *)&w->rid_hi, sizeof w->rid_hi) != 1)
+		fatalx("RAND_bytes failed");
+	w->pool = upstream_pool_new(w->base);
+	w->http = worker_http(w, cfg);
+	for (i = 0; i < cfg->nlisten; i++)
+		worker_bind(w, w->http, i);
+	if (cfg->ntls_listen > 0) {
+		w->https = worker_http(w, cfg);
+		evhttp_set_bevcb(w->https, tls_bevcb, NULL);
+		for (i = 0; i < cfg->ntls_listen; i++)
+			worker_bind(w, w->https, cfg->nlisten + i);
+	}
+	w->ev_stop = event_new(w->base, -1, 0, worker_stop_cb, w);
+}
+
+static void
+worker_free(struct worker *w)
+{
+	if (w->http != NULL)
+		evhttp_free(w->http);
+	if (w->https != NULL)
+		evhttp_free(w->https);
+	upstream_pool_free(w->pool);
+	if (w->ev_stop != NULL)
+		event_free(w->ev_stop);
+	if (w->ev_deadline != NULL)
+		event_free(w->ev_deadline);
+	free(w->listeners);
+	event_base_free(w->base);
+	w->magic = 0;
+}
+
+static SSL_CTX *
+tls_server_ctx(const struct cfg *cfg)
+{
+	SSL_CTX		*ctx;
+	unsigned long	 e;
+	char		 buf[256];
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		fatalx("SSL_CTX_new failed");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key,
+	    SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+		e = ERR_get_error();
+		ERR_error_string_n(e, buf, sizeof buf);
+		fatalx("tls: cannot use %s / %s: %s", cfg->tls_cert,
+		    cfg->tls_key, buf);
+	}
+	return (ctx);
+}
+
+/* Load a new generation; keep the running one when it has errors. */
+static void
+server_reload(void)
+{
+	struct cfg	*cfg, *old;
+	char		**errors = NULL;
+	size_t		 nerrors = 0, i;
+
+	cfg = cfg_load(srv.cfgpath, &errors, &nerrors);
+	if (cfg == NULL) {
+		for (i = 0; i < nerrors; i++)
+			log_error("reload: %s", errors[i]);
+		cfg_errors_free(errors, nerrors);
+		srv.reloads_failed++;
+		log_error("reload failed: %zu error(s); still serving the "
+		    "previous configuration", nerrors);
+		return;
+	}
+	if (log_set_level(cfg->log_level) == -1)
+		log_warn("reload: unknown log level %s", cfg->log_level);
+	cfg_local_expiry(cfg);
+	pthread_mutex_lock(&srv.lock);
+	old = srv.cfg;
+	srv.cfg = cfg;
+	pthread_mutex_unlock(&srv.lock);
+	cfg_unref(old);
+	srv.reloads_ok++;
+	log_info("reloaded %s (listeners, workers and TLS files take effect "
+	    "at the next restart)", srv.cfgpath);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	int	i;
+
+	if (sig == SIGHUP) {
+		server_reload();
+		return;
+	}
+	if (srv.stopping)
+		return;
+	srv.stopping = 1;
+	log_info("signal %d: draining (up to %d s)", (int)sig,
+	    DRAIN_TIMEOUT_S);
+	for (i = 0; i < srv.nworkers; i++)
+		event_active(srv.workers[i].ev_stop, 0, 0);
+	event_base_loopexit(srv.base, NULL);
+}
+
+int
+server_run(const char *cfgpath)
+{
+	struct cfg	*cfg;
+	struct event	*ev_term, *ev_int, *ev_hup;
+	char		**errors = NULL, *cause = NULL;
+	const char	*pepper;
+	size_t		 nerrors = 0, i;
+	long		 ncpu;
+	int		 n, rc = 0;
+
+	if (evthread_use_pthreads() == -1)
+		fatalx("evthread_use_pthreads failed");
+	signal(SIGPIPE, SIG_IGN);
+	srv.cfgpath = xstrdup(cfgpath);
+	if ((cfg = cfg_load(cfgpath, &errors, &nerrors)) == NULL) {
+		for (i = 0; i < nerrors; i++)
+			fprintf(stderr, "%s\n", errors[i]);
+		cfg_errors_free(errors, nerrors);
+		fprintf(stderr, "tollgate: %zu error(s) in the configuration; "
+		    "not starting\n", nerrors);
+		return (1);
+	}
+	srv.cfg = cfg;
+	if (log_set_level(cfg->log_level) == -1)
+		fatalx("unknown log level %s", cfg->log_level);
+	if (util_set_timezone(cfg->timezone, &cause) == -1)
+		fatalx("%s", cause);
+	cfg_local_expiry(cfg);
+	pepper = getenv(cfg->key_pepper_env);
+	if (pepper == NULL || *pepper == '\0')
+		fatalx("%s is not set: app keys cannot be checked without "
+		    "the key pepper", cfg->key_pepper_env);
+	srv.pepperlen = strlen(pepper);
+	srv.pepper = (unsigned char *)xstrdup(pepper);
+	if ((srv.ledger = ledger_open(cfg->ledger_path, &cause)) == NULL)
+		fatalx("ledger: %s", cause);
+	if (cfg->ntls_listen > 0)
+		srv.tls = tls_server_ctx(cfg);
+
+	n = cfg->workers;
+	if (n == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		n = ncpu > 0 ? (int)ncpu : 1;
+	}
+	srv.naddrs = cfg->nlisten + cfg->ntls_listen;
+	srv.addrs = xcalloc(srv.naddrs, sizeof *srv.addrs);
+	for (i = 0; i < cfg->nlisten; i++)
+		srv.addrs[i] = xstrdup(cfg->listen[i]);
+	for (i = 0; i < cfg->ntls_listen; i++)
+		srv.addrs[cfg->nlisten + i] = xstrdup(cfg->tls_listen[i]);
+	srv.nworkers = n;
+	srv.workers = xcalloc((size_t)n, sizeof *srv.workers);
+	for (i = 0; i < (size_t)n; i++)
+		worker_init(&srv.workers[i], (int)i, cfg);
+
+	if ((srv.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	ev_term = evsignal_new(srv.base, SIGTERM, signal_cb, NULL);
+	ev_int = evsignal_new(srv.base, SIGINT, signal_cb, NULL);
+	ev_hup = evsignal_new(srv.base, SIGHUP, signal_cb, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+
+	for (i = 0; i < (size_t)n; i++) {
+		if (pthread_create(&srv.workers[i].thread, NULL, worker_main,
+		    &srv.workers[i]) != 0)
+			fatalx("pthread_create failed");
+	}
+	{
+		json_t	*o = json_pack("{s:i, s:s}", "workers", n,
+		    "ledger", cfg->ledger_path);	/* new */
+		json_t	*l = json_array();		/* new */
+
+		for (i = 0; i < srv.naddrs; i++) {
+			char	*s;
+
+			xasprintf(&s, "%s://%s", i < cfg->nlisten ? "http" :
+			    "https", srv.addrs[i]);
+			json_array_append_new(l, json_string(s));
+			free(s);
+		}
+		json_object_set_new(o, "listen", l);
+		log_event(LOG_LVL_INFO, "tollgate " PACKAGE_VERSION " ready", o);
+		json_decref(o);
+	}
+
+	event_base_dispatch(srv.base);
+
+	for (i = 0; i < (size_t)n; i++)
+		pthread_join(srv.workers[i].thread, NULL);
+	for (i = 0; i < (size_t)n; i++)
+		worker_free(&srv.workers[i]);
+	free(srv.workers);
+	if (ledger_close(srv.ledger) == -1)
+		rc = 1;
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_base_free(srv.base);
+	if (srv.tls != NULL)
+		SSL_CTX_free(srv.tls);
+	OPENSSL_cleanse(srv.pepper, srv.pepperlen);
+	free(srv.pepper);
+	cfg_unref(srv.cfg);
+	free(srv.cfgpath);
+	for (i = 0; i < srv.naddrs; i++)
+		free(srv.addrs[i]);
+	free(srv.addrs);
+	log_info("stopped");
+	return (rc);
+}

@@ -1,0 +1,192 @@
+/* Helpers with no I/O: numbers, hex, time zones, calendar days. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+
+#include <openssl/crypto.h>
+
+#include "util.h"
+#include "xmalloc.h"
+
+int
+util_strtoll(const char *s, size_t len, long long min, long long max,
+    long long *out)
+{
+	unsigned long long	v = 0;
+	size_t			i = 0;
+	int			neg = 0;
+
+	if (len == 0)
+		return (-1);
+	if (s[0] == '-') {
+		if (min >= 0 || len == 1)
+			return (-1);
+		neg = 1;
+		i = 1;
+	}
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return (-1);
+		if (v > (ULLONG_MAX - 9) / 10)
+			return (-1);
+		v = v * 10 + (unsigned long long)(s[i] - '0');
+		if (v > (unsigned long long)LLONG_MAX + 1)
+			return (-1);
+	}
+	if (neg) {
+		if (v > (unsigned long long)LLONG_MAX + 1)
+			return (-1);
+		if (v == (unsigned long long)LLONG_MAX + 1)
+			*out = LLONG_MIN;
+		else
+			*out = -(long long)v;
+	} else {
+		if (v > (unsigned long long)LLONG_MAX)
+			return (-1);
+		*out = (long long)v;
+	}
+	if (*out < min || *out > max)
+		return (-1);
+	return (0);
+}
+
+void
+util_hex(const unsigned char *in, size_t len, char *out)
+{
+	static const char	digits[] = "0123456789abcdef";
+	size_t			i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * len] = '\0';
+}
+
+int64_t
+util_now_ms(void)
+{
+	struct timeval	tv;
+
+	gettimeofday(&tv, NULL);
+	return ((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+}
+
+int
+util_set_timezone(const char *tz, char **cause)
+{
+	struct stat	 sb;
+	char		*path;
+	int		 ok;
+
+	if (strcmp(tz, "UTC") != 0 && strcmp(tz, "Etc/UTC") != 0) {
+		if (tz[0] == '\0' || tz[0] == '/' || strstr(tz, "..") != NULL) {
+			xasprintf(cause, "unknown time zone \"%s\"", tz);
+			return (-1);
+		}
+		xasprintf(&path, "/usr/share/zoneinfo/%s", tz);
+		ok = stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+		free(path);
+		if (!ok) {
+			xasprintf(cause, "unknown time zone \"%s\" (no "
+			    "/usr/share/zoneinfo/%s; is tzdata installed?)",
+			    tz, tz);
+			return (-1);
+		}
+	}
+	if (setenv("TZ", tz, 1) == -1) {
+		xasprintf(cause, "setenv TZ: %s", strerror(errno));
+		return (-1);
+	}
+	tzset();
+	return (0);
+}
+
+int
+util_parse_date(const char *s, int *y, int *m, int *d)
+{
+	static const int	mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+				    31, 30, 31 };
+	long long		yy, mm, dd;
+	int			leap, max;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return (-1);
+	if (util_strtoll(s, 4, 1970, 9999, &yy) == -1 ||
+	    util_strtoll(s + 5, 2, 1, 12, &mm) == -1 ||
+	    util_strtoll(s + 8, 2, 1, 31, &dd) == -1)
+		return (-1);
+	leap = (yy % 4 == 0 && yy % 100 != 0) || yy % 400 == 0;
+	max = mdays[mm - 1] + (mm == 2 && leap);
+	if (dd > max)
+		return (-1);
+	*y = (int)yy;
+	*m = (int)mm;
+	*d = (int)dd;
+	return (0);
+}
+
+int64_t
+util_local_midnight_ms(int y, int m, int d)
+{
+	struct tm	tm;
+	time_t		t;
+
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = y - 1900;
+	tm.tm_mon = m - 1;
+	tm.tm_mday = d;
+	tm.tm_isdst = -1;
+	t = mktime(&tm);
+	return ((int64_t)t * 1000);
+}
+
+static void
+util_localtime(int64_t ms, struct tm *tm)
+{
+	time_t	t;
+
+	t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	localtime_r(&t, tm);
+}
+
+void
+util_local_day(int64_t ms, char out[11])
+{
+	struct tm	tm;
+
+	util_localtime(ms, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+void
+util_local_month(int64_t ms, char out[8])
+{
+	struct tm	tm;
+
+	util_localtime(ms, &tm);
+	strftime(out, 8, "%Y-%m", &tm);
+}
+
+void
+util_rfc3339(int64_t ms, char out[32])
+{
+	struct tm	tm;
+	time_t		t;
+
+	t = (time_t)(ms / 1000);
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int
+util_ct_equal(const void *a, const void *b, size_t len)
+{
+	return (CRYPTO_memcmp(a, b, len) == 0);
+}

@@ -1,0 +1,224 @@
+# tests/e2e/lib.sh: harness for the end-to-end tests (sourced).
+#
+# Each test runs the real tollgate binary against the real mock provider
+# over loopback, with its own scratch directory, config, budget files and
+# ledger, and prints TAP.  Processes started here are killed on exit.
+#
+#   . "$top_srcdir/tests/e2e/lib.sh"
+#   e2e_init NAME
+#   mock_start [mock options]          sets MOCK_PORT
+#   tg_config [extra tollgate.json members]
+#   tg_start                           sets TG_PORT, TG_URL
+#   ok COND-EXIT-STATUS "name" / is GOT WANT "name"
+#   e2e_done
+
+set -u
+: "${top_srcdir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_builddir:=$top_srcdir}"
+TOLLGATE=$top_builddir/tollgate
+MOCK=$top_builddir/tests/mock-upstream
+PEPPER=e2e-test-pepper-0123456789
+APP_SECRET=E2eSecretE2eSecretE2eSecretE2eSecret01
+APP_KEY=tg_e2ekey01_$APP_SECRET
+OTHER_SECRET=OtherSecretOtherSecretOtherSecret0123
+OTHER_KEY=tg_e2ekey02_$OTHER_SECRET
+PROVIDER_KEY=sk-e2e-provider-key-not-real
+export TOLLGATE_KEY_PEPPER=$PEPPER
+export E2E_PROVIDER_KEY=$PROVIDER_KEY
+
+tap_n=0
+tap_fail=0
+pids=
+
+e2e_init() {
+	T=$top_builddir/tests/e2e/tmp/$1.$$
+	rm -rf "$T"
+	mkdir -p "$T/budgets"
+	trap e2e_cleanup EXIT
+}
+
+e2e_cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $pids; do
+		wait "$p" 2>/dev/null || true
+	done
+	if [ "$tap_fail" -eq 0 ] && [ -z "${E2E_KEEP:-}" ]; then
+		rm -rf "$T"
+	else
+		echo "# scratch directory kept: $T"
+	fi
+}
+
+ok() {
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		tap_fail=$((tap_fail + 1))
+		echo "not ok $tap_n - $2"
+	fi
+}
+
+is() {
+	if [ "$1" = "$2" ]; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		echo "# got:  $1"
+		echo "# want: $2"
+	fi
+}
+
+# like GOT REGEX NAME
+like() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		echo "# got:  $(printf '%s' "$1" | head -c 600)"
+		echo "# want: /$2/"
+	fi
+}
+
+e2e_done() {
+	echo "1..$tap_n"
+	[ "$tap_fail" -eq 0 ]
+}
+
+bail() {
+	echo "Bail out! $*"
+	for f in "$T"/*.log; do
+		[ -f "$f" ] && { echo "# --- $f"; tail -20 "$f" | sed 's/^/# /'; }
+	done
+	exit 1
+}
+
+# Wait until file $1 is non-empty (up to ~10 s).
+wait_file() {
+	i=0
+	while [ ! -s "$1" ]; do
+		i=$((i + 1))
+		[ $i -le 200 ] || return 1
+		sleep 0.05
+	done
+}
+
+# mock_start [options]: the mock provider on a free port.
+mock_start() {
+	rm -f "$T/mock.port"
+	"$MOCK" --port 0 --port-file "$T/mock.port" --expect-key "$PROVIDER_KEY" \
+	    "$@" >"$T/mock.log" 2>&1 &
+	MOCK_PID=$!
+	pids="$pids $MOCK_PID"
+	wait_file "$T/mock.port" || bail "mock provider did not start"
+	MOCK_PORT=$(cat "$T/mock.port")
+	MOCK_URL=${MOCK_URL_SCHEME:-http}://127.0.0.1:$MOCK_PORT
+}
+
+mock_stats() {
+	curl -sk "$MOCK_URL/mock/stats"
+}
+
+hmac() {
+	printf '%s' "$1" | openssl dgst -sha256 -hmac "$PEPPER" | sed 's/^.*= //'
+}
+
+# tg_config [extra members for tollgate.json, starting with a comma]
+tg_config() {
+	cat >"$T/models.json" <<JSON
+{
+  "version": "e2e-1",
+  "models": {
+    "gpt-4o-mini": {"provider": "mock", "usd_per_mtok": {"input": 0.15, "cached_input": 0.075, "output": 0.60}},
+    "gpt-4o": {"provider": "mock", "usd_per_mtok": {"input": 2.50, "cached_input": 1.25, "output": 10.00}},
+    "text-embedding-3-small": {"provider": "mock", "usd_per_mtok": {"input": 0.02}},
+    "claude-haiku-4-5": {"provider": "mock-anthropic",
+      "usd_per_mtok": {"input": 1.00, "cache_read": 0.10, "cache_write": 1.25, "output": 5.00}}
+  }
+}
+JSON
+	cat >"$T/budgets/e2e.json" <<JSON
+{
+  "team": "e2e-team",
+  "cost_center": "CC-E2E",
+  "owner": "owner@example.com",
+  "apps": {
+    "e2e-app": {
+      "owner": "dev@example.com",
+      "keys": [{"id": "e2ekey01", "hmac": "$(hmac "$APP_SECRET")"}],
+      "models": {"allow": ["gpt-4o-mini", "text-embedding-*", "claude-*"],
+                 "alias": {"default": "gpt-4o-mini"}}
+    },
+    "other-app": {
+      "tier": "sandbox",
+      "keys": [{"id": "e2ekey02", "hmac": "$(hmac "$OTHER_SECRET")", "expires": "2020-01-01"}]
+    }
+  }
+}
+JSON
+	cat >"$T/tollgate.json" <<JSON
+{
+  "listen": ["127.0.0.1:0"],
+  "workers": ${TG_WORKERS:-2},
+  "providers": {
+    "mock": {"api": "openai", "base_url": "$MOCK_URL", "key_env": "E2E_PROVIDER_KEY"${PROVIDER_EXTRA:-}},
+    "mock-anthropic": {"api": "anthropic", "base_url": "$MOCK_URL", "key_env": "E2E_PROVIDER_KEY"${PROVIDER_EXTRA:-}}
+  },
+  "models": "models.json",
+  "budgets": "budgets",
+  "ledger": {"path": "ledger.db"}${1:-}
+}
+JSON
+}
+
+# tg_start: run tollgate on $T/tollgate.json; TG_URL is its plain listener.
+tg_start() {
+	: >"$T/tollgate.log"
+	"$TOLLGATE" serve -c "$T/tollgate.json" 2>"$T/tollgate.log" &
+	TG_PID=$!
+	pids="$pids $TG_PID"
+	i=0
+	while ! grep -q '"msg":"tollgate .* ready"' "$T/tollgate.log"; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 "$TG_PID" 2>/dev/null; then
+			bail "tollgate did not start"
+		fi
+		sleep 0.05
+	done
+	TG_URL=$(sed -n 's/.*"listen":\["\(http:[^"]*\)".*/\1/p' "$T/tollgate.log" | head -1)
+	TG_TLS_URL=$(sed -n 's/.*"\(https:[^"]*\)".*/\1/p' "$T/tollgate.log" | head -1)
+}
+
+# tg_stop: SIGTERM and wait (the ledger is committed on exit).
+tg_stop() {
+	kill -TERM "$TG_PID" 2>/dev/null || true
+	wait "$TG_PID" 2>/dev/null
+	TG_STATUS=$?
+}
+
+# sql QUERY: run a query on the test ledger.
+sql() {
+	sqlite3 -batch -noheader "$T/ledger.db" "$1"
+}
+
+# chat [extra curl args] BODY: POST a chat completion with the app key.
+chat() {
+	body=$1
+	shift
+	curl -s -H "Authorization: Bearer $APP_KEY" \
+	    -H 'Content-Type: application/json' "$@" \
+	    --data-binary "$body" "$TG_URL/v1/chat/completions"
+}
+
+# wait_rows N: until the ledger holds N rows (the writer commits in batches
+# every 50 ms), up to ~10 s.
+wait_rows() {
+	i=0
+	while [ "$(sql 'SELECT count(*) FROM usage' 2>/dev/null)" != "$1" ]; do
+		i=$((i + 1))
+		[ $i -le 200 ] || return 1
+		sleep 0.05
+	done
+}
