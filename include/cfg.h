@@ -197,6 +197,8 @@ struct cfg {
 	size_t			 max_body_bytes;
 	int			 header_timeout_s;
 	int			 max_connections;
+	int			 drain_timeout_s;	/* SIGTERM: finish requests
+							   in flight for this long */
 
 	char			*log_level;
 	int			 log_access;

@@ -1442,7 +1442,7 @@ static const char *const cfg_alerts_keys[] = {
 };
 static const char *const cfg_limits_keys[] = {
 	"max_header_bytes", "max_body_bytes", "header_timeout_s",
-	"max_connections", NULL
+	"max_connections", "drain_timeout_s", NULL
 };
 static const char *const cfg_log_keys[] = {
 	"level", "access", NULL
@@ -1790,6 +1790,9 @@ cfg_parse_misc(struct cfg_ctx *ctx, struct cfg_file *f, json_t *root)
 		if (cfg_get_int(ctx, f, "/limits", o, "max_connections", 0,
 		    1, 1000000, &n) == 1)
 			cfg->max_connections = (int)n;
+		if (cfg_get_int(ctx, f, "/limits", o, "drain_timeout_s", 0,
+		    0, 3600, &n) == 1)
+			cfg->drain_timeout_s = (int)n;
 	}
 
 	if ((o = cfg_get_obj(ctx, f, "", root, "log", 0)) != NULL) {
@@ -2523,6 +2526,7 @@ cfg_defaults(struct cfg *cfg)
 	cfg->max_body_bytes = 10485760;
 	cfg->header_timeout_s = 10;
 	cfg->max_connections = 10000;
+	cfg->drain_timeout_s = 30;
 	cfg->log_level = xstrdup("info");
 	cfg->log_access = 1;
 }

@@ -1092,6 +1092,7 @@ proxy_abort_all(struct worker *w)
 			stream_error(p, "tollgate is shutting down");
 			evhttp_connection_set_closecb(p->evcon, NULL, NULL);
 			evhttp_send_reply_end(p->req);
+			p->answered = p->evcon;
 			p->req = NULL;
 		} else
 			proxy_error(p, ERR_SHUTTING_DOWN,

@@ -53,8 +53,6 @@
 #include "util.h"
 #include "xmalloc.h"
 
-#define DRAIN_TIMEOUT_S	30
-
 static struct {
 	pthread_mutex_t		 lock;		/* guards cfg */
 	struct cfg		*cfg;
@@ -210,10 +208,13 @@ worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
 
+	struct timeval	 grace = { 1, 0 };
+
 	log_warn("drain timeout: ending %d request(s) still in flight",
 	    w->active);
 	proxy_abort_all(w);
-	event_base_loopexit(w->base, NULL);
+	/* Their last bytes get a moment to leave; then the loop ends. */
+	event_base_loopexit(w->base, &grace);
 }
 
 /* Runs in the worker: stop accepting, let requests in flight finish. */
@@ -221,8 +222,11 @@ static void
 worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker	*w = arg;
-	struct timeval	 tv = { DRAIN_TIMEOUT_S, 0 };
+	struct cfg	*cfg = server_cfg();
+	struct timeval	 tv = { cfg->drain_timeout_s, 0 };
 	size_t		 i;
+
+	cfg_unref(cfg);
 
 	if (w->magic != WORKER_MAGIC)
 		fatalx("bad worker magic");
@@ -356,7 +360,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	srv.stopping = 1;
 	log_info("signal %d: draining (up to %d s)", (int)sig,
-	    DRAIN_TIMEOUT_S);
+	    srv.cfg->drain_timeout_s);
 	for (i = 0; i < srv.nworkers; i++)
 		event_active(srv.workers[i].ev_stop, 0, 0);
 	event_base_loopexit(srv.base, NULL);

@@ -137,8 +137,10 @@ usage_from_openai(json_t *usage, struct usage *u)
 	return (0);
 }
 
-int
-usage_openai_json(const char *body, size_t len, struct usage *u)
+/* Parse a JSON answer and read its top-level "usage" with from(). */
+static int
+usage_json(const char *body, size_t len, struct usage *u,
+    int (*from)(json_t *, struct usage *))
 {
 	json_t	*root;	/* new */
 	int	 rv;
@@ -147,9 +149,15 @@ usage_openai_json(const char *body, size_t len, struct usage *u)
 		return (-1);
 	rv = -1;
 	if (json_is_object(root))
-		rv = usage_from_openai(json_object_get(root, "usage"), u);
+		rv = from(json_object_get(root, "usage"), u);
 	json_decref(root);
 	return (rv);
+}
+
+int
+usage_openai_json(const char *body, size_t len, struct usage *u)
+{
+	return (usage_json(body, len, u, usage_from_openai));
 }
 
 /* Bytes of the string at obj.key (obj borrowed, may be NULL), else 0. */
@@ -363,16 +371,7 @@ usage_from_anthropic(json_t *usage, struct usage *u)
 int
 usage_anthropic_json(const char *body, size_t len, struct usage *u)
 {
-	json_t	*root;	/* new */
-	int	 rv;
-
-	if ((root = json_loadb(body, len, 0, NULL)) == NULL)
-		return (-1);
-	rv = -1;
-	if (json_is_object(root))
-		rv = usage_from_anthropic(json_object_get(root, "usage"), u);
-	json_decref(root);
-	return (rv);
+	return (usage_json(body, len, u, usage_from_anthropic));
 }
 
 /*

@@ -39,4 +39,26 @@ like "$out" "bad.json:2:[0-9]+: " "syntax error has file:line:col"
 out=$("$TOLLGATE" serve -c "$T/bad.json" 2>&1)
 is $? 1 "serve refuses a broken config"
 
+# keys new: the printed key works once its entry is in the budget file.
+rm -f "$T/budgets/broken.json"
+tg_config
+out=$("$TOLLGATE" keys new --app other-app -c "$T/tollgate.json" 2>&1)
+ok $? "keys new exits 0"
+key=$(printf '%s\n' "$out" | sed -n 's/^  \(tg_[A-Za-z0-9]*_[A-Za-z0-9]*\)$/\1/p')
+like "$key" '^tg_[A-Za-z0-9]{8}_[A-Za-z0-9]{43}$' "a key is printed once"
+entry=$(printf '%s\n' "$out" | sed -n 's/^  \({"id".*}\)$/\1/p')
+like "$entry" '^\{"id": "[A-Za-z0-9]{8}", "hmac": "[0-9a-f]{64}"\}$' "the entry to paste"
+case $entry in *"${key##*_}"*) ok 1 "the secret is not in the entry" ;; *) ok 0 "the secret is not in the entry" ;; esac
+"$TOLLGATE" keys new --app nobody -c "$T/tollgate.json" >/dev/null 2>"$T/err"
+is $? 1 "keys new for an unknown app fails"
+like "$(cat "$T/err")" 'no app "nobody"' "and says why"
+sed "s/\"keys\": \[{\"id\": \"e2ekey02\"/\"keys\": [$entry, {\"id\": \"e2ekey02\"/" "$T/budgets/e2e.json" >"$T/e2e.new"
+mv "$T/e2e.new" "$T/budgets/e2e.json"
+"$TOLLGATE" check -c "$T/tollgate.json" >/dev/null 2>&1
+ok $? "the budget file with the new entry passes check"
+tg_start
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "$TG_URL/v1/models")
+is "$code" 200 "the new key is accepted"
+tg_stop
+
 e2e_done

@@ -38,4 +38,22 @@ wait $cpids
 is "$(cat "$T"/d1 "$T"/d2 "$T"/d3 | grep -c '^data: \[DONE\]')" 3 "streams in flight completed"
 is "$(sql "SELECT count(*) FROM usage WHERE stream = 1 AND outcome = 'ok' AND output_tokens = 40")" 3 "drained streams are in the ledger"
 like "$(cat "$T/tollgate.log")" '"msg":"stopped"' "logged the stop"
+
+# A stream longer than drain_timeout_s is ended with an error event, billed
+# for what was produced, and the process still exits.
+tg_config ', "limits": {"drain_timeout_s": 1}'
+tg_start
+chat '{"model":"gpt-4o-mini","stream":true,"messages":[],"mock":{"chunks":100,"delay_ms":100}}' -N -o "$T/long" &
+cpid=$!
+sleep 0.5
+t0=$(date +%s)
+kill -TERM "$TG_PID"
+wait "$TG_PID"
+is $? 0 "exit status 0 after the drain timeout"
+[ $(( $(date +%s) - t0 )) -le 3 ]
+ok $? "drain bounded by drain_timeout_s"
+wait $cpid
+like "$(tail -n 3 "$T/long")" 'shutting down' "the cut stream ends with an error event"
+is "$(sql "SELECT outcome || ':' || (output_tokens > 0) FROM usage ORDER BY ts_start DESC, rowid DESC LIMIT 1")" \
+    "timeout:1" "the cut stream is billed for what was produced"
 e2e_done
