@@ -189,9 +189,13 @@ struct cfg {
 	char			*redis_url;
 	int			 redis_timeout_ms;
 	int			 redis_on_error_allow;	/* "allow" */
+	int			 lease_ttl_s;	/* a lease stops counting after
+						   this long (crashed proxy) */
 
 	char			*ledger_path;	/* absolute */
 	char			*alerts_webhook;	/* NULL: none */
+	struct cfg_endpoint	*alerts_ep;		/* parsed webhook */
+	char			*alerts_target;		/* its path?query */
 
 	size_t			 max_header_bytes;
 	size_t			 max_body_bytes;

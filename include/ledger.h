@@ -85,6 +85,17 @@ uint64_t	 ledger_errors(struct ledger *);
 int		 ledger_close(struct ledger *);
 
 /*
+ * Settled usage per app and team for requests started in [from, to)
+ * (denied requests excluded): cb(app, team, nano-USD, tokens, requests,
+ * arg) once per group.  Opens path read-only; safe while the writer runs.
+ * Returns 0, or -1 with *cause set.
+ */
+typedef void (*ledger_sum_cb)(const char *app, const char *team,
+    int64_t nusd, int64_t tokens, int64_t requests, void *arg);
+int		 ledger_sums(const char *path, int64_t from_ms, int64_t to_ms,
+		    ledger_sum_cb cb, void *arg, char **cause);
+
+/*
  * Create the schema on an open sqlite3 handle (used by ledger_open() and by
  * tests).  Returns 0 or -1 with *cause set.
  */

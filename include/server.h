@@ -30,6 +30,8 @@ struct worker {
 	struct evhttp		*http;		/* plain listeners */
 	struct evhttp		*https;		/* TLS listeners, or NULL */
 	struct upstream_pool	*pool;
+	void			*bctx;		/* counter store, this thread */
+	void			*fallback_bctx;	/* in-process fallback */
 	struct event		*ev_stop;	/* activated by the main thread */
 	struct event		*ev_deadline;	/* drain timeout */
 	uint64_t		 rid_hi;	/* request id: random prefix */
@@ -55,6 +57,15 @@ struct ledger	*server_ledger(void);
 
 /* The key pepper (borrowed). */
 const unsigned char *server_pepper(size_t *len);
+
+/*
+ * The counter store (shared) for worker w: *ops and w->bctx.  With Redis
+ * and on_error "allow", fallback names the in-process store used while
+ * Redis is unreachable (else NULL).
+ */
+struct budget_store_ops;
+const struct budget_store_ops *server_budget(const struct budget_store_ops
+		    **fallback);
 
 /* A request finished on w: lets a draining worker exit. */
 void		 server_request_done(struct worker *w);

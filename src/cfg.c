@@ -1426,7 +1426,7 @@ static const char *const cfg_api_names[] = {
 	"openai", "anthropic", NULL
 };
 static const char *const cfg_counters_keys[] = {
-	"store", "url", "timeout_ms", "on_error", NULL
+	"store", "url", "timeout_ms", "on_error", "lease_ttl_s", NULL
 };
 static const char *const cfg_store_names[] = {
 	"local", "redis", NULL
@@ -1751,6 +1751,9 @@ cfg_parse_misc(struct cfg_ctx *ctx, struct cfg_file *f, json_t *root)
 		if (cfg_get_enum(ctx, f, "/counters", o, "on_error", 0,
 		    cfg_on_error_names, &e) == 1)
 			cfg->redis_on_error_allow = e;
+		if (cfg_get_int(ctx, f, "/counters", o, "lease_ttl_s", 0, 1,
+		    86400, &n) == 1)
+			cfg->lease_ttl_s = (int)n;
 	}
 
 	if ((o = cfg_get_obj(ctx, f, "", root, "ledger", CFG_REQ)) != NULL) {
@@ -1769,8 +1772,15 @@ cfg_parse_misc(struct cfg_ctx *ctx, struct cfg_file *f, json_t *root)
 				cfg_error(ctx, f, "/alerts/webhook", 0,
 				    "\"webhook\": URL \"%s\" %s", s, cause);
 			else {
+				const char	*t = strstr(s, "://") + 3;
+
 				cfg->alerts_webhook = xstrdup(s);
-				cfg_endpoint_free(&ep);
+				cfg->alerts_ep = xmalloc(sizeof ep);
+				*cfg->alerts_ep = ep;
+				t += strcspn(t, "/?#");
+				xasprintf(&cfg->alerts_target, "%s%.*s",
+				    *t == '/' ? "" : "/", (int)strcspn(t, "#"),
+				    t);
 			}
 		}
 	}
@@ -2521,6 +2531,7 @@ cfg_defaults(struct cfg *cfg)
 	cfg->store = STORE_LOCAL;
 	cfg->redis_url = xstrdup("redis://127.0.0.1:6379/0");
 	cfg->redis_timeout_ms = 250;
+	cfg->lease_ttl_s = 900;
 	cfg->redis_on_error_allow = 0;
 	cfg->max_header_bytes = 65536;
 	cfg->max_body_bytes = 10485760;
@@ -2703,6 +2714,11 @@ cfg_free(struct cfg *cfg)
 	free(cfg->redis_url);
 	free(cfg->ledger_path);
 	free(cfg->alerts_webhook);
+	if (cfg->alerts_ep != NULL) {
+		cfg_endpoint_free(cfg->alerts_ep);
+		free(cfg->alerts_ep);
+	}
+	free(cfg->alerts_target);
 	free(cfg->log_level);
 	free(cfg);
 }

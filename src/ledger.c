@@ -667,3 +667,49 @@ ledger_close(struct ledger *l)
 	ledger_free(l);
 	return (rv);
 }
+
+static const char ledger_sums_sql[] =
+    "SELECT app, team, coalesce(sum(cost_nusd), 0),"
+    " coalesce(sum(input_tokens + output_tokens), 0), count(*)"
+    " FROM usage WHERE ts_start >= ?1 AND ts_start < ?2"
+    " AND outcome != 'denied' AND app IS NOT NULL"
+    " GROUP BY app, team";
+
+int
+ledger_sums(const char *path, int64_t from_ms, int64_t to_ms,
+    ledger_sum_cb cb, void *arg, char **cause)
+{
+	sqlite3		*db = NULL;
+	sqlite3_stmt	*st = NULL;
+	int		 rc, ret = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		xasprintf(cause, "cannot open ledger %s: %s", path,
+		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, ledger_sums_sql, -1, &st, NULL) !=
+	    SQLITE_OK) {
+		xasprintf(cause, "ledger %s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cb((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+		    sqlite3_column_int64(st, 4), arg);
+	}
+	if (rc != SQLITE_DONE) {
+		xasprintf(cause, "ledger %s: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	ret = 0;
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return (ret);
+}

@@ -13,6 +13,8 @@
 #include <openssl/crypto.h>
 
 #include "auth.h"
+#include "budget.h"
+#include "budget_redis.h"
 #include "cfg.h"
 #include "export.h"
 #include "log.h"
@@ -29,7 +31,7 @@ static const char usage_text[] =
 "       tollgate export [-c FILE] [--ledger PATH]... --from DATE --to DATE\n"
 "                       [--group-by FIELDS] [--format csv|json|focus]\n"
 "       tollgate report [-c FILE] --month YYYY-MM -o FILE.html\n"
-"       tollgate reconcile [-c FILE]\n"
+"       tollgate reconcile [-c FILE] [--ledger PATH]...\n"
 "       tollgate --version | --help\n"
 "\n"
 "  serve       run the proxy in the foreground, logging JSON lines to stderr\n"
@@ -40,6 +42,8 @@ static const char usage_text[] =
 "              inclusive, in the configured time zone; FIELDS is a comma\n"
 "              list of day,month,team,cost_center,app,tier,provider,model\n"
 "              (default day,app,model)\n"
+"  reconcile   rebuild the Redis counters of the open windows from the\n"
+"              ledgers (one per replica) and drop expired leases\n"
 "\n"
 "  -c FILE     configuration (default " DEFAULT_CFG ")\n"
 "\n"
@@ -165,6 +169,111 @@ out:
 	return (rc);
 }
 
+struct sums {
+	struct sum {
+		char			*key;
+		int64_t			 end_ms;
+		struct budget_amount	 used;
+	}			*v;
+	size_t			 n;
+};
+
+static void
+sums_cb(const char *key, int64_t end_ms, const struct budget_amount *used,
+    void *arg)
+{
+	struct sums	*s = arg;
+
+	s->v = xreallocarray(s->v, s->n + 1, sizeof *s->v);
+	s->v[s->n].key = xstrdup(key);
+	s->v[s->n].end_ms = end_ms;
+	s->v[s->n++].used = *used;
+}
+
+static int
+sum_cmp(const void *a, const void *b)
+{
+	return (strcmp(((const struct sum *)a)->key,
+	    ((const struct sum *)b)->key));
+}
+
+/*
+ * Rebuild the Redis counters of the open windows from the ledgers (one per
+ * replica) and drop expired leases.  The local store needs nothing: it is
+ * rebuilt from the ledger at every start.
+ */
+static int
+cmd_reconcile(const char *path, const char **ledgers, size_t nledgers)
+{
+	struct cfg	*cfg;
+	struct sums	 s = { NULL, 0 };
+	const char	**keys = NULL;
+	int64_t		*ends = NULL, now = util_now_ms();
+	struct budget_amount *used = NULL;
+	void		*store = NULL;
+	char		*cause = NULL;
+	size_t		 i, j, n = 0;
+	int		 u, rc = 1;
+
+	if ((cfg = load(path)) == NULL)
+		return (1);
+	if (cfg->store == STORE_LOCAL) {
+		printf("counters are local: rebuilt from %s at every start; "
+		    "nothing to reconcile\n", cfg->ledger_path);
+		rc = 0;
+		goto out;
+	}
+	if (util_set_timezone(cfg->timezone, &cause) == -1)
+		goto err;
+	if (nledgers == 0) {
+		ledgers[0] = cfg->ledger_path;
+		nledgers = 1;
+	}
+	if (budget_ledger_sums(ledgers, nledgers, now, sums_cb, &s,
+	    &cause) == -1)
+		goto err;
+	/* One entry per counter: the ledgers' sums added up. */
+	if (s.n > 0)
+		qsort(s.v, s.n, sizeof *s.v, sum_cmp);
+	keys = xcalloc(s.n + 1, sizeof *keys);
+	ends = xcalloc(s.n + 1, sizeof *ends);
+	used = xcalloc(s.n + 1, sizeof *used);
+	for (i = 0; i < s.n; i = j) {
+		keys[n] = s.v[i].key;
+		ends[n] = s.v[i].end_ms;
+		used[n] = s.v[i].used;
+		for (j = i + 1; j < s.n && strcmp(s.v[j].key, s.v[i].key) == 0;
+		    j++) {
+			for (u = 0; u < BUDGET_NUNITS; u++)
+				used[n].v[u] += s.v[j].used.v[u];
+		}
+		n++;
+	}
+	if ((store = budget_redis_new(cfg->redis_url, cfg->redis_timeout_ms,
+	    &cause)) == NULL)
+		goto err;
+	if (budget_redis_reconcile(store, keys, ends, used, n, now,
+	    &cause) == -1)
+		goto err;
+	printf("reconciled %zu counter(s) of the open windows from %zu "
+	    "ledger(s)\n", n, nledgers);
+	rc = 0;
+	goto out;
+err:
+	fprintf(stderr, "tollgate reconcile: %s\n", cause);
+	free(cause);
+out:
+	budget_redis_free(store);
+	for (i = 0; i < s.n; i++)
+		free(s.v[i].key);
+	free(s.v);
+	free(keys);
+	free(ends);
+	free(used);
+	cfg_unref(cfg);
+	return (rc);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -271,8 +380,9 @@ main(int argc, char **argv)
 		} else
 			rc = cmd_export(cfgpath, &eopts, groupby, ledgers,
 			    nledgers);
-	} else if (strcmp(cmd, "report") == 0 ||
-	    strcmp(cmd, "reconcile") == 0) {
+	} else if (strcmp(cmd, "reconcile") == 0)
+		rc = cmd_reconcile(cfgpath, ledgers, nledgers);
+	else if (strcmp(cmd, "report") == 0) {
 		fprintf(stderr, "tollgate %s: not available in this version "
 		    "(%s)\n", cmd, PACKAGE_VERSION);
 		rc = 2;

@@ -38,7 +38,9 @@
 #include <jansson.h>
 #include <openssl/rand.h>
 
+#include "alert.h"
 #include "auth.h"
+#include "budget.h"
 #include "cfg.h"
 #include "httpresp.h"
 #include "ledger.h"
@@ -57,6 +59,8 @@
 #define PROXY_HIGH_WATER	(256 * 1024)
 #define PROXY_MAX_ANSWER	(128 * 1024 * 1024)
 #define PROXY_MAX_EVENT		(4 * 1024 * 1024)
+#define DEFAULT_OUTPUT_CAP	4096	/* when neither body nor policy caps */
+#define MIN_USEFUL_OUTPUT	256	/* a lowered cap below this refuses */
 
 enum proxy_errcode {
 #define TG_ERROR(e, st, code, ot, at)	ERR_##e,
@@ -125,6 +129,17 @@ struct proxy_req {
 	int			 stream;
 	int			 strip_usage;	/* drop the usage-only chunk */
 	size_t			 body_len;
+	json_t			*body;		/* parsed request (new) */
+	int			 rewrite;	/* body must be re-serialized */
+	const char		*cap_name;	/* body field capping output */
+	int64_t			 cap;		/* output cap reserved for */
+	int			 inject_cap;	/* write cap into the body */
+	int			 capped;	/* lowered to fit the budget */
+
+	struct budget_plan	*plan;		/* NULL: the app has no limits */
+	int			 reserving;	/* a store step is under way */
+	int			 leased;	/* settle at the end */
+	int			 fallback;	/* leased on the fallback store */
 
 	const struct cfg_endpoint *ep;
 	struct upstream_req	*up;
@@ -247,6 +262,8 @@ client_close_cb(struct evhttp_connection *evcon, void *arg)
 		fatalx("proxy: bad request magic in close callback");
 	p->req = NULL;
 	p->evcon = NULL;
+	if (p->reserving)
+		return;		/* the store's callback finishes it */
 	if (p->up != NULL) {
 		upstream_cancel(p->up);
 		p->up = NULL;
@@ -310,7 +327,8 @@ proxy_error(struct proxy_req *p, enum proxy_errcode e, const char *msg,
 		json_object_update(err, extra);
 		json_decref(extra);
 	}
-	s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(12));
 	json_decref(root);
 	body = evbuffer_new();
 	if (s != NULL) {
@@ -406,7 +424,8 @@ models_list(struct proxy_req *p)
 	}
 	free(names);
 	root = json_pack("{s:s, s:o}", "object", "list", "data", data);
-	s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(12));
 	json_decref(root);
 	body = evbuffer_new();
 	evbuffer_add(body, s, strlen(s));
@@ -682,67 +701,334 @@ static const struct upstream_cbs proxy_up_cbs = {
 	up_headers_cb, up_body_cb, up_done_cb
 };
 
-/* Integer field of the body that caps output, or -1 when absent. */
+/*
+ * Integer field of the body that caps output: 0 and *out set when present,
+ * 1 when absent, -1 when it is not a non-negative integer.
+ */
 static int
 body_int(json_t *body, const char *name, int64_t *out)
 {
 	json_t	*v = json_object_get(body, name);	/* borrowed */
 
 	if (v == NULL || json_is_null(v))
-		return (0);
+		return (1);
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
 		return (-1);
 	*out = json_integer_value(v);
 	return (0);
 }
 
+/* The body field that caps output on this route (NULL: no output). */
+static const char *
+cap_field(const struct proxy_req *p, json_t *body)
+{
+	switch (p->route->kind) {
+	case ROUTE_CHAT:
+		return (json_object_get(body, "max_tokens") != NULL ?
+		    "max_tokens" : "max_completion_tokens");
+	case ROUTE_COMPLETIONS:
+	case ROUTE_MESSAGES:
+		return ("max_tokens");
+	case ROUTE_RESPONSES:
+		return ("max_output_tokens");
+	default:
+		return (NULL);
+	}
+}
+
+static void	admit_reserve(struct proxy_req *);
+static void	proxy_send(struct proxy_req *);
+
+/* Worst case of the request at output cap out (see DESIGN.md 8.1). */
+static void
+reserve_amount(const struct proxy_req *p, int64_t out,
+    struct budget_amount *a)
+{
+	struct usage	u;
+
+	memset(&u, 0, sizeof u);
+	/*
+	 * A token is at least one byte of the body, so the body's length
+	 * bounds the input tokens from above whatever the tokenizer.
+	 */
+	u.input = (int64_t)p->body_len;
+	u.output = out;
+	a->v[UNIT_USD] = price_cost_nusd(&p->model->price, &u);
+	a->v[UNIT_TOKENS] = u.input + u.output;
+	a->v[UNIT_REQUESTS] = 1;
+}
+
+/* Dollars for people: "100.00", "12.50", "0.00093" (at most 9 places). */
+static void
+usd_text(int64_t nusd, char out[32])
+{
+	size_t	len;
+
+	price_format_usd(nusd, 9, out);
+	len = strlen(out);
+	while (len > 0 && out[len - 1] == '0' && strchr(out, '.') != NULL &&
+	    len - (size_t)(strchr(out, '.') - out) > 3)
+		out[--len] = '\0';
+}
+
+/* Refuse with the limit that said no (DESIGN.md section 7). */
+static void
+deny_budget(struct proxy_req *p)
+{
+	const struct budget_plan	*plan = p->plan;
+	const struct budget_check	*k = &plan->checks[plan->denied];
+	const struct budget_counter	*c = &plan->counters[k->counter];
+	const struct budget_state	*st = &plan->state[k->counter];
+	struct evkeyvalq		*hdr;
+	json_t				*extra;		/* new */
+	int64_t				 used, wait_s;
+	char				 resets[32], msg[256], lim[32], us[32];
+	char				 ra[32];
+	int				 rate = c->per == PER_MINUTE;
+
+	used = st->used.v[k->unit] + st->leased.v[k->unit];
+	util_rfc3339(c->end_ms, resets);
+	wait_s = (c->end_ms - util_now_ms() + 999) / 1000;
+	if (wait_s < 1)
+		wait_s = 1;
+	extra = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}",
+	    "scope", c->scope == SCOPE_APP ? "app" : "team",
+	    "unit", cfg_unit_name(k->unit), "per", cfg_per_name(c->per),
+	    "limit", k->unit == UNIT_USD ? json_real((double)k->limit / 1e9) :
+	    json_integer(k->limit),
+	    "used", k->unit == UNIT_USD ? json_real((double)used / 1e9) :
+	    json_integer(used), "resets_at", resets);
+	if (k->unit == UNIT_USD) {
+		usd_text(k->limit, lim);
+		usd_text(used, us);
+		snprintf(msg, sizeof msg, "%s %s exceeded: $%s per %s, $%s "
+		    "used or reserved; resets at %s",
+		    c->scope == SCOPE_APP ? "app" : "team",
+		    rate ? "rate limit" : "budget", lim, cfg_per_name(c->per),
+		    us, resets);
+	} else
+		snprintf(msg, sizeof msg, "%s %s exceeded: %lld %s per %s, "
+		    "%lld used or reserved; resets at %s",
+		    c->scope == SCOPE_APP ? "app" : "team",
+		    rate ? "rate limit" : "budget", (long long)k->limit,
+		    cfg_unit_name(k->unit), cfg_per_name(c->per),
+		    (long long)used, resets);
+	hdr = evhttp_request_get_output_headers(p->req);
+	snprintf(ra, sizeof ra, "%lld", (long long)wait_s);
+	evhttp_add_header(hdr, "retry-after", ra);
+	if (!rate)
+		evhttp_add_header(hdr, "x-should-retry", "false");
+	proxy_error(p, rate ? ERR_RATE_LIMITED : ERR_BUDGET_EXCEEDED, msg,
+	    extra);
+	proxy_finish(p, OUTCOME_DENIED);
+}
+
+static void
+reserve_cb(enum budget_result res, struct budget_plan *plan, void *arg)
+{
+	struct proxy_req		*p = arg;
+	const struct budget_check	*k;
+	const struct budget_store_ops	*fb;
+	struct budget_amount		 base, per;
+	int64_t				 afford, useful;
+
+	if (p->magic != PREQ_MAGIC)
+		fatalx("proxy: bad request magic in reserve callback");
+	p->reserving = 0;
+	if (res == BUDGET_OK)
+		p->leased = 1;
+	if (p->req == NULL) {
+		/* The client left while the store was asked. */
+		proxy_finish(p, OUTCOME_CLIENT_ABORTED);
+		return;
+	}
+	switch (res) {
+	case BUDGET_OK:
+		proxy_send(p);
+		return;
+	case BUDGET_UNAVAILABLE:
+		if (server_budget(&fb) != NULL && fb != NULL &&
+		    !p->fallback) {
+			log_warn("request %s: counter store unreachable; "
+			    "admitting against the in-process fallback", p->id);
+			p->fallback = 1;
+			admit_reserve(p);
+			return;
+		}
+		proxy_deny(p, ERR_COUNTERS_UNAVAILABLE,
+		    "budget counters are unavailable; try again shortly");
+		return;
+	case BUDGET_DENIED:
+		break;
+	}
+	/*
+	 * Money or tokens short: when what is left still pays a useful part
+	 * of the output cap, lower the cap instead of refusing (once).
+	 */
+	k = &plan->checks[plan->denied];
+	useful = p->cap < MIN_USEFUL_OUTPUT ? p->cap : MIN_USEFUL_OUTPUT;
+	if (!p->capped && p->cap_name != NULL && p->cap > 0 &&
+	    k->unit != UNIT_REQUESTS) {
+		reserve_amount(p, 0, &base);
+		memset(&per, 0, sizeof per);
+		per.v[UNIT_USD] = (price_rate(&p->model->price, PRICE_OUTPUT) +
+		    999999) / 1000000;
+		per.v[UNIT_TOKENS] = 1;
+		afford = budget_affordable_output(plan, &base, &per);
+		if (afford >= useful && afford > 0 && afford < p->cap) {
+			p->cap = afford;
+			p->capped = 1;
+			p->inject_cap = 1;
+			admit_reserve(p);
+			return;
+		}
+	}
+	deny_budget(p);
+}
+
+/* Reserve the worst case on every counter, then send. */
+static void
+admit_reserve(struct proxy_req *p)
+{
+	const struct budget_store_ops	*ops, *fb;
+	struct worker			*w = p->w;
+
+	ops = server_budget(&fb);
+	reserve_amount(p, p->cap, &p->plan->reserve);
+	p->plan->deadline_ms = util_now_ms() +
+	    (int64_t)p->cfg->lease_ttl_s * 1000;
+	p->reserving = 1;
+	if (p->fallback)
+		fb->reserve(w->fallback_bctx, p->plan, reserve_cb, p);
+	else
+		ops->reserve(w->bctx, p->plan, reserve_cb, p);
+}
+
+/* Downgrade rules look at how full the windows are before reserving. */
+static void
+peek_cb(enum budget_result res, struct budget_plan *plan, void *arg)
+{
+	struct proxy_req	*p = arg;
+	const struct cfg_model	*m;
+	const char		*to;
+
+	if (p->magic != PREQ_MAGIC)
+		fatalx("proxy: bad request magic in peek callback");
+	p->reserving = 0;
+	if (p->req == NULL) {
+		proxy_finish(p, OUTCOME_CLIENT_ABORTED);
+		return;
+	}
+	if (res == BUDGET_OK &&
+	    (to = policy_downgrade(p->app, p->model->name,
+	    budget_used_ratio(plan))) != NULL &&
+	    (m = cfg_find_model(p->cfg, to)) != NULL &&
+	    m->provider->api == p->route->api &&
+	    policy_allowed(p->app, m->name)) {
+		log_info("request %s: downgrading %s to %s (budget %.0f%% used)",
+		    p->id, p->model->name, m->name,
+		    100 * budget_used_ratio(plan));
+		p->model = m;
+		json_object_set_new(p->body, "model", json_string(m->name));
+		p->rewrite = 1;
+	}
+	admit_reserve(p);
+}
+
+/*
+ * Admission: output cap from the body and the policy, then, for an app
+ * with limits, the lease.
+ */
+static void
+admit(struct proxy_req *p)
+{
+	const struct budget_store_ops	*ops, *fb;
+	int64_t				 pcap, v;
+	int				 limited;
+
+	p->cap_name = cap_field(p, p->body);
+	pcap = policy_max_output_tokens(p->app);
+	if (p->cap_name != NULL) {
+		if (body_int(p->body, p->cap_name, &v) == 0) {
+			p->cap = v;
+			if (pcap > 0 && v > pcap) {
+				p->cap = pcap;
+				p->inject_cap = 1;
+			}
+		} else {
+			p->cap = pcap > 0 ? pcap : DEFAULT_OUTPUT_CAP;
+			if (pcap > 0)
+				p->inject_cap = 1;
+		}
+	}
+	p->plan = xmalloc(sizeof *p->plan);
+	budget_plan_init(p->plan, p->app, p->ts_start);
+	limited = budget_plan_limited(p->plan);
+	if (!limited) {
+		free(p->plan);
+		p->plan = NULL;
+		proxy_send(p);
+		return;
+	}
+	/* A budget must bound the answer: ask for the cap it pays for. */
+	if (p->cap_name != NULL)
+		p->inject_cap = 1;
+	memcpy(p->plan->lease_id, p->id, sizeof p->plan->lease_id);
+	if (policy_downgrade(p->app, p->model->name, 1.0) != NULL) {
+		ops = server_budget(&fb);
+		p->reserving = 1;
+		ops->peek(p->w->bctx, p->plan, peek_cb, p);
+		return;
+	}
+	admit_reserve(p);
+}
+
 static void
 proxy_forward(struct proxy_req *p)
 {
-	struct evbuffer		*in, *head = NULL, *body = NULL;
-	json_t			*root = NULL, *v, *so;	/* root new */
+	struct evbuffer		*in;
+	json_t			*v, *so;	/* borrowed */
 	json_error_t		 jerr;
-	const char		*resolved, *msg;
+	const char		*resolved;
 	const struct cfg_model	*model;
 	enum policy_result	 pr;
 	int64_t			 cap = 0;
-	int			 rewrite = 0;
-	char			*s, buf[512];
+	char			 buf[512];
 
 	in = evhttp_request_get_input_buffer(p->req);
 	p->body_len = evbuffer_get_length(in);
-	root = json_loadb((const char *)evbuffer_pullup(in, -1), p->body_len,
-	    JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL || !json_is_object(root)) {
+	p->body = json_loadb((const char *)evbuffer_pullup(in, -1),
+	    p->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (p->body == NULL || !json_is_object(p->body)) {
 		snprintf(buf, sizeof buf, "the request body is not a JSON "
-		    "object%s%s", root == NULL ? ": " : "",
-		    root == NULL ? jerr.text : "");
+		    "object%s%s", p->body == NULL ? ": " : "",
+		    p->body == NULL ? jerr.text : "");
 		proxy_deny(p, ERR_INVALID_REQUEST, buf);
-		goto out;
+		return;
 	}
-	v = json_object_get(root, "model");
+	v = json_object_get(p->body, "model");
 	if (v == NULL || !json_is_string(v) || json_string_length(v) == 0 ||
 	    json_string_length(v) > 256) {
 		proxy_deny(p, ERR_INVALID_REQUEST,
 		    "\"model\" must be a non-empty string");
-		goto out;
+		return;
 	}
 	p->model_requested = xstrdup(json_string_value(v));
-	v = json_object_get(root, "stream");
+	v = json_object_get(p->body, "stream");
 	if (v != NULL && !json_is_boolean(v) && !json_is_null(v)) {
 		proxy_deny(p, ERR_INVALID_REQUEST,
 		    "\"stream\" must be a boolean");
-		goto out;
+		return;
 	}
 	p->stream = v != NULL && json_is_true(v);
 	if (p->route->kind == ROUTE_EMBEDDINGS)
 		p->stream = 0;
-	if (body_int(root, "max_tokens", &cap) == -1 ||
-	    body_int(root, "max_completion_tokens", &cap) == -1 ||
-	    body_int(root, "max_output_tokens", &cap) == -1) {
+	if (body_int(p->body, "max_tokens", &cap) == -1 ||
+	    body_int(p->body, "max_completion_tokens", &cap) == -1 ||
+	    body_int(p->body, "max_output_tokens", &cap) == -1) {
 		proxy_deny(p, ERR_INVALID_REQUEST,
 		    "output token limits must be non-negative integers");
-		goto out;
+		return;
 	}
 
 	pr = policy_resolve(p->cfg, p->app, p->model_requested, &resolved,
@@ -762,25 +1048,25 @@ proxy_forward(struct proxy_req *p)
 			snprintf(buf + off, sizeof buf - off, "none");
 		free(names);
 		proxy_deny(p, ERR_MODEL_NOT_ALLOWED, buf);
-		goto out;
+		return;
 	}
 	p->model = model;
 	if (model->provider->api != p->route->api) {
 		proxy_deny(p, ERR_INVALID_REQUEST, p->route->api == API_ANTHROPIC ?
 		    "this model is not served through the Anthropic Messages "
 		    "API" : "this model is not served through the OpenAI API");
-		goto out;
+		return;
 	}
 	if (model->provider->key == NULL) {
 		log_error("provider %s has no key: %s is not set",
 		    model->provider->name, model->provider->key_env);
 		proxy_deny(p, ERR_UPSTREAM_ERROR,
 		    "the provider for this model is not configured");
-		goto out;
+		return;
 	}
 	if (strcmp(resolved, p->model_requested) != 0) {
-		json_object_set_new(root, "model", json_string(resolved));
-		rewrite = 1;
+		json_object_set_new(p->body, "model", json_string(resolved));
+		p->rewrite = 1;
 	}
 	/*
 	 * Streams must report usage: ask for it when the client did not, and
@@ -788,45 +1074,67 @@ proxy_forward(struct proxy_req *p)
 	 */
 	if (p->stream && (p->route->kind == ROUTE_CHAT ||
 	    p->route->kind == ROUTE_COMPLETIONS)) {
-		so = json_object_get(root, "stream_options");
+		so = json_object_get(p->body, "stream_options");
 		if (so == NULL || !json_is_object(so)) {
 			so = json_object();
-			json_object_set_new(root, "stream_options", so);
+			json_object_set_new(p->body, "stream_options", so);
 		}
 		if (!json_is_true(json_object_get(so, "include_usage"))) {
 			json_object_set_new(so, "include_usage", json_true());
 			p->strip_usage = 1;
-			rewrite = 1;
+			p->rewrite = 1;
 		}
 	}
+	admit(p);
+}
 
+/* Forward the (possibly rewritten) request to the provider. */
+static void
+proxy_send(struct proxy_req *p)
+{
+	struct evbuffer		*in, *head, *body;
+	struct evkeyvalq	*out;
+	int64_t			 left;
+	char			*s, buf[64];
+
+	out = evhttp_request_get_output_headers(p->req);
+	if (p->inject_cap && p->cap_name != NULL) {
+		json_object_set_new(p->body, p->cap_name,
+		    json_integer(p->cap));
+		p->rewrite = 1;
+	}
+	if (p->capped) {
+		snprintf(buf, sizeof buf, "%lld", (long long)p->cap);
+		evhttp_add_header(out, "x-tollgate-output-capped", buf);
+	}
+	if (p->plan != NULL && (left = budget_remaining_nusd(p->plan)) >= 0) {
+		price_format_usd(left, 6, buf);
+		evhttp_add_header(out, "x-tollgate-budget-remaining-usd", buf);
+	}
 	body = evbuffer_new();
-	if (rewrite) {
-		s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (p->rewrite) {
+		s = json_dumps(p->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (s == NULL)
 			fatalx("json_dumps: out of memory");
 		evbuffer_add(body, s, strlen(s));
 		free(s);
-	} else
+	} else {
+		in = evhttp_request_get_input_buffer(p->req);
 		evbuffer_add_buffer(body, in);
-
-	p->ep = &model->provider->endpoints[0];
+	}
+	p->ep = &p->model->provider->endpoints[0];
 	head = evbuffer_new();
 	build_head(p, head, evbuffer_get_length(body));
 	p->attempts = 1;
-	p->up = upstream_send(p->w->pool, model->provider, p->ep, head, body,
-	    &proxy_up_cbs, p);
+	p->up = upstream_send(p->w->pool, p->model->provider, p->ep, head,
+	    body, &proxy_up_cbs, p);
+	evbuffer_free(head);
+	evbuffer_free(body);
 	if (p->up == NULL) {
-		msg = "could not start a connection to the provider";
-		proxy_error(p, ERR_UPSTREAM_ERROR, msg, NULL);
+		proxy_error(p, ERR_UPSTREAM_ERROR,
+		    "could not start a connection to the provider", NULL);
 		proxy_finish(p, OUTCOME_UPSTREAM_ERROR);
 	}
-out:
-	if (head != NULL)
-		evbuffer_free(head);
-	if (body != NULL)
-		evbuffer_free(body);
-	json_decref(root);
 }
 
 void
@@ -989,6 +1297,25 @@ access_log(struct proxy_req *p, struct ledger_row *row)
 	json_decref(o);
 }
 
+/* Replace the lease by what the request actually cost (once). */
+static void
+settle(struct proxy_req *p, const struct ledger_row *row)
+{
+	const struct budget_store_ops	*ops, *fb;
+
+	p->plan->actual.v[UNIT_USD] = row->cost_nusd;
+	p->plan->actual.v[UNIT_TOKENS] = row->input_tokens +
+	    row->output_tokens;
+	p->plan->actual.v[UNIT_REQUESTS] = 1;
+	ops = server_budget(&fb);
+	if (p->fallback)
+		fb->settle(p->w->fallback_bctx, p->plan);
+	else
+		ops->settle(p->w->bctx, p->plan);
+	p->leased = 0;
+	alert_check(p->cfg, p->app, p->plan, p->w->pool);
+}
+
 static char *
 dup_or_null(const char *s)
 {
@@ -1060,11 +1387,15 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 		row->cost_nusd = price_cost_nusd(&p->model->price, &p->usage);
 	row->price_version = xstrdup(p->cfg->price_version);
 	row->ttft_ms = p->ttft_ms;
+	if (p->leased)
+		settle(p, row);
 	if (p->cfg->log_access)
 		access_log(p, row);
 	ledger_enqueue(server_ledger(), row);
 
 	sse_parser_free(p->sse);
+	free(p->plan);
+	json_decref(p->body);
 	if (p->answer != NULL)
 		evbuffer_free(p->answer);
 	if (p->out != NULL)
@@ -1085,9 +1416,16 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 void
 proxy_abort_all(struct worker *w)
 {
-	struct proxy_req	*p;
+	struct proxy_req	*p, *next;
 
-	while ((p = w->reqs) != NULL) {
+	for (p = w->reqs; p != NULL; p = next) {
+		next = p->next;
+		if (p->reserving) {
+			/* Answer now; the store's callback finishes it. */
+			proxy_error(p, ERR_SHUTTING_DOWN,
+			    "tollgate is shutting down", NULL);
+			continue;
+		}
 		if (p->reply_started && p->req != NULL) {
 			stream_error(p, "tollgate is shutting down");
 			evhttp_connection_set_closecb(p->evcon, NULL, NULL);

@@ -44,6 +44,9 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "budget.h"
+#include "budget_local.h"
+#include "budget_redis.h"
 #include "cfg.h"
 #include "ledger.h"
 #include "log.h"
@@ -69,6 +72,10 @@ static struct {
 						   port 0 replaced by the port
 						   the first worker got */
 	size_t			 naddrs;
+	const struct budget_store_ops *bops;	/* the counter store */
+	void			*bstore;
+	const struct budget_store_ops *fbops;	/* fallback, or NULL */
+	void			*fbstore;
 	uint64_t		 reloads_ok;
 	uint64_t		 reloads_failed;
 } srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -95,6 +102,53 @@ server_pepper(size_t *len)
 {
 	*len = srv.pepperlen;
 	return (srv.pepper);
+}
+
+const struct budget_store_ops *
+server_budget(const struct budget_store_ops **fallback)
+{
+	*fallback = srv.fbops;
+	return (srv.bops);
+}
+
+static void
+seed_cb(const char *key, int64_t end_ms, const struct budget_amount *used,
+    void *arg)
+{
+	budget_local_seed(arg, key, end_ms, used);
+}
+
+/*
+ * The counter store.  The local store starts from the ledger, so a
+ * restart forgets nothing that was settled.
+ */
+static void
+store_init(const struct cfg *cfg)
+{
+	const char	*ledgers[1];
+	char		*cause = NULL;
+	void		*local;
+
+	local = budget_local_new();
+	ledgers[0] = cfg->ledger_path;
+	if (budget_ledger_sums(ledgers, 1, util_now_ms(), seed_cb, local,
+	    &cause) == -1)
+		fatalx("counters: rebuilding from the ledger: %s", cause);
+	if (cfg->store == STORE_LOCAL) {
+		srv.bops = &budget_local_ops;
+		srv.bstore = local;
+		return;
+	}
+	srv.bops = &budget_redis_ops;
+	if ((srv.bstore = budget_redis_new(cfg->redis_url,
+	    cfg->redis_timeout_ms, &cause)) == NULL)
+		fatalx("counters: %s", cause);
+	if (cfg->redis_on_error_allow) {
+		/* While Redis is away: this replica's own view. */
+		srv.fbops = &budget_local_ops;
+		srv.fbstore = local;
+	} else
+		budget_local_free(local);
 }
 
 void
@@ -265,6 +319,9 @@ worker_init(struct worker *w, int id, const struct cfg *cfg)
 	if (RAND_bytes((unsigned char *)&w->rid_hi, sizeof w->rid_hi) != 1)
 		fatalx("RAND_bytes failed");
 	w->pool = upstream_pool_new(w->base);
+	w->bctx = srv.bops->worker_init(srv.bstore, w->base);
+	if (srv.fbops != NULL)
+		w->fallback_bctx = srv.fbops->worker_init(srv.fbstore, w->base);
 	w->http = worker_http(w, cfg);
 	for (i = 0; i < cfg->nlisten; i++)
 		worker_bind(w, w->http, i);
@@ -285,6 +342,9 @@ worker_free(struct worker *w)
 	if (w->https != NULL)
 		evhttp_free(w->https);
 	upstream_pool_free(w->pool);
+	srv.bops->worker_free(w->bctx);
+	if (srv.fbops != NULL)
+		srv.fbops->worker_free(w->fallback_bctx);
 	if (w->ev_stop != NULL)
 		event_free(w->ev_stop);
 	if (w->ev_deadline != NULL)
@@ -405,6 +465,7 @@ server_run(const char *cfgpath)
 		fatalx("ledger: %s", cause);
 	if (cfg->ntls_listen > 0)
 		srv.tls = tls_server_ctx(cfg);
+	store_init(cfg);
 
 	n = cfg->workers;
 	if (n == 0) {
@@ -463,6 +524,12 @@ server_run(const char *cfgpath)
 	free(srv.workers);
 	if (ledger_close(srv.ledger) == -1)
 		rc = 1;
+	if (srv.bops == &budget_local_ops)
+		budget_local_free(srv.bstore);
+	else {
+		budget_redis_free(srv.bstore);
+		budget_local_free(srv.fbstore);
+	}
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

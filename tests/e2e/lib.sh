@@ -173,22 +173,31 @@ JSON
 JSON
 }
 
-# tg_start: run tollgate on $T/tollgate.json; TG_URL is its plain listener.
-tg_start() {
-	: >"$T/tollgate.log"
-	"$TOLLGATE" serve -c "$T/tollgate.json" 2>"$T/tollgate.log" &
-	TG_PID=$!
-	pids="$pids $TG_PID"
+# tg_launch CONFIG LOG: run a tollgate and wait until it is ready; sets
+# LAUNCH_PID, LAUNCH_URL (plain listener) and LAUNCH_TLS_URL.
+tg_launch() {
+	: >"$2"
+	"$TOLLGATE" serve -c "$1" 2>"$2" &
+	LAUNCH_PID=$!
+	pids="$pids $LAUNCH_PID"
 	i=0
-	while ! grep -q '"msg":"tollgate .* ready"' "$T/tollgate.log"; do
+	while ! grep -q '"msg":"tollgate .* ready"' "$2"; do
 		i=$((i + 1))
-		if [ $i -gt 200 ] || ! kill -0 "$TG_PID" 2>/dev/null; then
-			bail "tollgate did not start"
+		if [ $i -gt 200 ] || ! kill -0 "$LAUNCH_PID" 2>/dev/null; then
+			bail "tollgate ($1) did not start"
 		fi
 		sleep 0.05
 	done
-	TG_URL=$(sed -n 's/.*"listen":\["\(http:[^"]*\)".*/\1/p' "$T/tollgate.log" | head -1)
-	TG_TLS_URL=$(sed -n 's/.*"\(https:[^"]*\)".*/\1/p' "$T/tollgate.log" | head -1)
+	LAUNCH_URL=$(sed -n 's/.*"listen":\["\(http:[^"]*\)".*/\1/p' "$2" | head -1)
+	LAUNCH_TLS_URL=$(sed -n 's/.*"\(https:[^"]*\)".*/\1/p' "$2" | head -1)
+}
+
+# tg_start: tollgate on $T/tollgate.json; TG_URL is its plain listener.
+tg_start() {
+	tg_launch "$T/tollgate.json" "$T/tollgate.log"
+	TG_PID=$LAUNCH_PID
+	TG_URL=$LAUNCH_URL
+	TG_TLS_URL=$LAUNCH_TLS_URL
 }
 
 # tg_stop: SIGTERM and wait (the ledger is committed on exit).
@@ -221,4 +230,39 @@ wait_rows() {
 		[ $i -le 200 ] || return 1
 		sleep 0.05
 	done
+}
+
+# redis_start: a real redis-server on a free loopback port (REDIS_PORT).
+redis_start() {
+	command -v redis-server >/dev/null 2>&1 ||
+	    bail "redis-server is not installed (contrib/quickstart.sh installs it)"
+	tries=0
+	while :; do
+		REDIS_PORT=$(( 20000 + ($$ * 7 + tries * 131) % 30000 ))
+		if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+			redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
+			    --save "" --appendonly no --daemonize no \
+			    >"$T/redis.log" 2>&1 &
+			REDIS_PID=$!
+			i=0
+			while [ $i -lt 100 ]; do
+				if redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+					pids="$pids $REDIS_PID"
+					return 0
+				fi
+				kill -0 "$REDIS_PID" 2>/dev/null || break
+				sleep 0.05
+				i=$((i + 1))
+			done
+		fi
+		tries=$((tries + 1))
+		[ $tries -lt 10 ] || bail "could not start redis-server"
+	done
+}
+
+# tg_start2 CONFIG LOG: a second tollgate (another replica); sets TG2_URL.
+tg_start2() {
+	tg_launch "$1" "$2"
+	TG2_PID=$LAUNCH_PID
+	TG2_URL=$LAUNCH_URL
 }
