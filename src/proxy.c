@@ -61,6 +61,7 @@
 #define PROXY_MAX_EVENT		(4 * 1024 * 1024)
 #define DEFAULT_OUTPUT_CAP	4096	/* when neither body nor policy caps */
 #define MIN_USEFUL_OUTPUT	256	/* a lowered cap below this refuses */
+#define CUT_MARGIN		16	/* tokens of slack before a stream cut */
 
 enum proxy_errcode {
 #define TG_ERROR(e, st, code, ot, at)	ERR_##e,
@@ -149,6 +150,7 @@ struct proxy_req {
 	int			 reply_started;
 	int			 paused;
 	int			 stream_done;	/* saw [DONE] / message_stop */
+	int			 cut;		/* output passed the lease */
 
 	struct evbuffer		*answer;	/* non-stream body */
 	struct evbuffer		*out;		/* events to send */
@@ -159,6 +161,7 @@ struct proxy_req {
 };
 
 static void	proxy_finish(struct proxy_req *, enum ledger_outcome);
+static void	stream_cut(struct proxy_req *);
 
 /*
  * While draining, a worker may exit only once the answers it sent have
@@ -543,6 +546,17 @@ relay_event_cb(const struct sse_event *ev, void *arg)
 	p->est_output += u.output_delta;
 	if (u.done)
 		p->stream_done = 1;
+	/*
+	 * A provider that streams past the cap the lease pays for is cut:
+	 * the lease bounds what the request may cost.  The running count is
+	 * an estimate from the deltas, so it gets a margin.
+	 */
+	if (p->plan != NULL && p->cap > 0 && !p->stream_done &&
+	    (p->est_output > p->cap + p->cap / 4 + CUT_MARGIN ||
+	    p->usage.output > p->cap + CUT_MARGIN)) {
+		p->cut = 1;
+		return (-1);
+	}
 	if (p->strip_usage && u.usage_only)
 		return (0);
 	evbuffer_add(p->out, ev->raw, ev->raw_len);
@@ -593,6 +607,10 @@ up_body_cb(struct upstream_req *up, const char *buf, size_t len, void *arg)
 		return (-1);
 	if (p->sse != NULL) {
 		if (sse_parser_feed(p->sse, buf, len, relay_event_cb, p) == -1) {
+			if (p->cut) {
+				stream_cut(p);
+				return (-1);
+			}
 			log_warn("request %s: event stream from the provider "
 			    "is malformed", p->id);
 			return (-1);
@@ -628,6 +646,25 @@ stream_error(struct proxy_req *p, const char *msg)
 		evbuffer_add_printf(p->out, "data: %s\n\n", s);
 	free(s);
 	send_out(p);
+}
+
+/* The stream ran past its lease: end it for the client, bill it, done. */
+static void
+stream_cut(struct proxy_req *p)
+{
+	log_warn("request %s: output passed the %lld tokens its lease pays "
+	    "for; stream cut", p->id, (long long)p->cap);
+	upstream_cancel(p->up);
+	p->up = NULL;
+	send_out(p);
+	stream_error(p, "the answer exceeded the output this request's "
+	    "budget pays for; stream cut");
+	evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+	evhttp_send_reply_end(p->req);
+	p->answered = p->evcon;
+	p->req = NULL;
+	p->evcon = NULL;
+	proxy_finish(p, OUTCOME_CUT_AT_BUDGET);
 }
 
 static void

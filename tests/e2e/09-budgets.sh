@@ -31,6 +31,12 @@ cat >"$T/budgets/solo.json" <<JSON
               "limits": [{"requests": 5, "per": "minute"}]},
     "alerty": {"keys": [{"id": "alertyxx", "hmac": "$(hmac "$SEC")"}],
                "limits": [{"usd": 0.001, "per": "day", "alert_at": [0.5, 0.9]}]},
+    "down": {"keys": [{"id": "downxxxx", "hmac": "$(hmac "$SEC")"}],
+             "limits": [{"usd": 0.01, "per": "day"}],
+             "models": {"allow": ["gpt-4o", "gpt-4o-mini"],
+                        "downgrade": [{"when_used": 0.5, "from": "gpt-4o", "to": "gpt-4o-mini"}]}},
+    "cut": {"keys": [{"id": "cutxxxxx", "hmac": "$(hmac "$SEC")"}],
+            "limits": [{"usd": 1, "per": "day"}]},
     "capped": {"keys": [{"id": "cappedxx", "hmac": "$(hmac "$SEC")"}],
                "limits": [{"usd": 0.0005, "per": "day"}],
                "models": {"max_output_tokens": 50}}
@@ -121,6 +127,34 @@ is "${n3:-x}" 0 "no alert before the threshold"
 is "$(grep -c '"msg":"budget alert"' "$T/tollgate.log")" 2 "two thresholds, two alerts, once each"
 like "$(grep -m1 '"msg":"budget alert"' "$T/tollgate.log")" '"app":"alerty".*"threshold":0.5' "the alert names app and threshold"
 like "$(mock_stats)" '"/hook": ?2' "the webhook got both alerts"
+
+# Downgrade: gpt-4o costs 2500000 nano-USD here (1000 input tokens), so
+# after two requests half of 0.01 USD is used and gpt-4o-mini serves.
+for i in 1 2 3 4; do
+	call downxxxx '{"model":"gpt-4o","max_tokens":1,"messages":[],"mock":{"usage":{"input":1000,"output":0}}}' -o /dev/null
+done
+sleep 0.3
+is "$(sql "SELECT group_concat(model_requested || '>' || model || ':' || cost_nusd, ' ') FROM (SELECT * FROM usage WHERE app = 'down' ORDER BY ts_start, rowid)")" \
+    "gpt-4o>gpt-4o:2500000 gpt-4o>gpt-4o:2500000 gpt-4o>gpt-4o-mini:150000 gpt-4o>gpt-4o-mini:150000" \
+    "downgraded past when_used, priced as the model served"
+
+# A provider that ignores the cap: the stream is cut once its output
+# passes what the lease pays for (10 tokens + margin), billed as produced.
+call cutxxxxx '{"model":"gpt-4o-mini","stream":true,"max_tokens":10,"messages":[],"mock":{"chunks":60}}' -N -o "$T/cut"
+like "$(tail -n 3 "$T/cut")" 'exceeded the output this request' "the client gets an error event"
+is "$(grep -c '"content":"tok' "$T/cut")" 14 "cut after 14 deltas (28 estimated tokens > 10 + 2 + 16)"
+sleep 0.3
+is "$(sql "SELECT outcome || ':' || output_tokens || ':' || usage_source FROM usage WHERE app = 'cut'")" \
+    "cut_at_budget:30:estimated" "billed for what was produced, marked as an estimate"
+
+# Anthropic callers get the refusal in Anthropic's shape.
+code=$(curl -s -o "$T/a429" -w '%{http_code}' -H "x-api-key: $(key tenxxxxx "$SEC")" \
+    -H 'anthropic-version: 2023-06-01' -H 'Content-Type: application/json' \
+    --data-binary '{"model":"claude-haiku-4-5","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}' \
+    "$TG_URL/v1/messages")
+is "$code" 429 "budget refusal on /v1/messages"
+like "$(cat "$T/a429")" '^\{"type":"error","error":\{"type":"rate_limit_error","message":"app budget exceeded[^"]*","code":"budget_exceeded","scope":"app","unit":"usd","per":"month"' \
+    "in Anthropic's error shape"
 
 # Restart: counters come back from the ledger, so "ten" stays spent.
 tg_stop
