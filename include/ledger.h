@@ -75,6 +75,9 @@ void		 ledger_enqueue(struct ledger *, struct ledger_row *row);
 /* Rows waiting to be committed (for metrics). */
 size_t		 ledger_queue_depth(struct ledger *);
 
+/* Did the last commit succeed (the ledger is writable)?  For /readyz. */
+int		 ledger_healthy(struct ledger *);
+
 /* Commits that failed so far (for metrics). */
 uint64_t	 ledger_errors(struct ledger *);
 

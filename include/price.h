@@ -54,4 +54,12 @@ int64_t	 price_cost_nusd(const struct price *, const struct usage *);
  */
 void	 price_format_usd(int64_t nusd, int decimals, char out[32]);
 
+/*
+ * USD as a JSON number (new reference): an integer when whole ("limit":
+ * 100), else a real (12.5).  For error bodies and admin views only; stored
+ * costs stay integers.
+ */
+struct json_t;
+struct json_t	*price_usd_json(int64_t nusd);
+
 #endif

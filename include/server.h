@@ -67,6 +67,20 @@ struct budget_store_ops;
 const struct budget_store_ops *server_budget(const struct budget_store_ops
 		    **fallback);
 
+/*
+ * Load the configuration again and swap it in when valid (SIGHUP, POST
+ * /admin/reload).  Returns 0, or -1 with the errors (free them with
+ * cfg_errors_free()) when the running generation stays.
+ */
+int		 server_reload(char ***errors, size_t *nerrors);
+
+/*
+ * Bind an evhttp server to "host:port" (port 0: any; the bound address is
+ * then logged as ready).  Returns 0, or -1 with *cause set.
+ */
+int		 server_bind(struct event_base *, struct evhttp *, const char *addr,
+		    char **cause);
+
 /* A request finished on w: lets a draining worker exit. */
 void		 server_request_done(struct worker *w);
 

@@ -22,6 +22,8 @@
 #include "cfg.h"
 #include "httpresp.h"
 #include "log.h"
+#include "metrics.h"
+#include "price.h"
 #include "upstream.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -170,12 +172,13 @@ alert_check(const struct cfg *cfg, const struct cfg_app *app,
 			    "per", cfg_per_name(c->per),
 			    "threshold", k->lim->alert_at[j],
 			    "limit", k->unit == UNIT_USD ?
-			    json_real((double)k->limit / 1e9) :
+			    price_usd_json(k->limit) :
 			    json_integer(k->limit),
 			    "used", k->unit == UNIT_USD ?
-			    json_real((double)used / 1e9) : json_integer(used),
+			    price_usd_json(used) : json_integer(used),
 			    "window_start", ws, "window_end", we);
 			log_event(LOG_LVL_WARN, "budget alert", ev);
+			metrics_add(M_ALERTS, 1, app->name, NULL, NULL);
 			if (cfg->alerts_ep != NULL && pool != NULL)
 				alert_post(cfg, ev, pool);
 			json_decref(ev);

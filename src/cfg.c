@@ -1704,7 +1704,10 @@ cfg_parse_misc(struct cfg_ctx *ctx, struct cfg_file *f, json_t *root)
 		    &cfg->admin_token_env);
 	}
 	for (i = 0; i < cfg->nlisten; i++) {
-		if (strcmp(cfg->listen[i], cfg->admin_listen) == 0)
+		/* Port 0 means "any free port": never the same socket. */
+		if (strcmp(cfg->listen[i], cfg->admin_listen) == 0 &&
+		    strcmp(cfg->listen[i] + strlen(cfg->listen[i]) - 2,
+		    ":0") != 0)
 			cfg_error(ctx, f, json_object_get(root, "admin") ?
 			    "/admin/listen" : "/listen", 0, "admin listen "
 			    "address \"%s\" is also a proxy listen address",

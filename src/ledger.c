@@ -69,6 +69,7 @@ struct ledger {
 	int			 writer_idle;	/* waiting for the first row */
 	unsigned int		 space_waiters;
 	uint64_t		 errors;
+	int			 failing;	/* the last commit failed */
 	int			 lost;		/* rows given up at close */
 };
 
@@ -497,6 +498,7 @@ ledger_writer(void *arg)
 		while (ledger_commit_batch(l, batch, n) != 0) {
 			pthread_mutex_lock(&l->mtx);
 			l->errors++;
+			l->failing = 1;
 			closing = l->closing;
 			pthread_mutex_unlock(&l->mtx);
 			/*
@@ -524,6 +526,8 @@ ledger_writer(void *arg)
 		for (i = 0; i < n; i++)
 			ledger_row_free(batch[i]);
 		pthread_mutex_lock(&l->mtx);
+		if (tries == 0 || !l->lost)
+			l->failing = 0;
 		l->inflight = 0;
 		pthread_mutex_unlock(&l->mtx);
 	}
@@ -712,4 +716,15 @@ out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return (ret);
+}
+
+int
+ledger_healthy(struct ledger *l)
+{
+	int	ok;
+
+	pthread_mutex_lock(&l->mtx);
+	ok = !l->failing;
+	pthread_mutex_unlock(&l->mtx);
+	return (ok);
 }

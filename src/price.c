@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "price.h"
 #include "usage.h"
 
@@ -135,4 +137,12 @@ price_format_usd(int64_t nusd, int decimals, char out[32])
 	if (neg)
 		*--p = '-';
 	memcpy(out, p, buf + sizeof buf - p);
+}
+
+json_t *
+price_usd_json(int64_t nusd)
+{
+	if (nusd % 1000000000 == 0)
+		return (json_integer(nusd / 1000000000));
+	return (json_real((double)nusd / 1e9));
 }

@@ -45,6 +45,7 @@
 #include "httpresp.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "price.h"
 #include "proxy.h"
@@ -116,6 +117,7 @@ struct proxy_req {
 	struct evhttp_connection *evcon;
 	struct evhttp_connection *answered;	/* where the answer went */
 	char			 id[33];
+	char			 traceparent[56];	/* W3C, passed upstream */
 	char			 path[64];	/* route path for the ledger */
 	const struct route	*route;
 	enum cfg_api		 api;		/* error shape */
@@ -151,6 +153,7 @@ struct proxy_req {
 	int			 paused;
 	int			 stream_done;	/* saw [DONE] / message_stop */
 	int			 cut;		/* output passed the lease */
+	const char		*errcode;	/* tollgate's refusal, if any */
 
 	struct evbuffer		*answer;	/* non-stream body */
 	struct evbuffer		*out;		/* events to send */
@@ -162,6 +165,7 @@ struct proxy_req {
 
 static void	proxy_finish(struct proxy_req *, enum ledger_outcome);
 static void	stream_cut(struct proxy_req *);
+static void	count_budget(const struct proxy_req *);
 
 /*
  * While draining, a worker may exit only once the answers it sent have
@@ -309,6 +313,7 @@ proxy_error(struct proxy_req *p, enum proxy_errcode e, const char *msg,
 		json_decref(extra);
 		return;
 	}
+	p->errcode = proxy_errors[e].code;
 	err = json_object();
 	if (p->api == API_ANTHROPIC) {
 		root = json_pack("{s:s, s:o}", "type", "error", "error", err);
@@ -440,6 +445,36 @@ models_list(struct proxy_req *p)
 	proxy_finish(p, OUTCOME_OK);
 }
 
+/*
+ * The W3C trace context: the client's traceparent when it is well formed
+ * (version 00: 2-32-16-2 lowercase hex), else a new one whose trace id is
+ * the request id.
+ */
+static void
+trace_context(struct proxy_req *p, const char *tp)
+{
+	static const int	 dash[] = { 2, 35, 52 };
+	size_t			 i;
+	int			 okay = tp != NULL && strlen(tp) == 55;
+
+	for (i = 0; okay && i < 55; i++) {
+		if (i == (size_t)dash[0] || i == (size_t)dash[1] ||
+		    i == (size_t)dash[2])
+			okay = tp[i] == '-';
+		else
+			okay = (tp[i] >= '0' && tp[i] <= '9') ||
+			    (tp[i] >= 'a' && tp[i] <= 'f');
+	}
+	if (okay && strncmp(tp, "00-", 3) == 0 &&
+	    strncmp(tp + 3, "00000000000000000000000000000000", 32) != 0) {
+		memcpy(p->traceparent, tp, 55);
+		p->traceparent[55] = '\0';
+		return;
+	}
+	snprintf(p->traceparent, sizeof p->traceparent, "00-%s-%.16s-01",
+	    p->id, p->id + 16);
+}
+
 /* A header value safe to copy into the upstream request. */
 static int
 header_value_ok(const char *v)
@@ -455,8 +490,8 @@ header_value_ok(const char *v)
 
 /* Client headers forwarded as they are; everything else is dropped. */
 static const char *pass_headers[] = {
-	"anthropic-version", "anthropic-beta", "openai-beta", "traceparent",
-	"tracestate", "user-agent"
+	"anthropic-version", "anthropic-beta", "openai-beta", "tracestate",
+	"user-agent"
 };
 
 static void
@@ -488,7 +523,8 @@ build_head(struct proxy_req *p, struct evbuffer *head, size_t body_len)
 			evbuffer_add_printf(head, "%s: %s\r\n",
 			    pass_headers[i], v);
 	}
-	evbuffer_add_printf(head, "X-Request-Id: %s\r\n\r\n", p->id);
+	evbuffer_add_printf(head, "traceparent: %s\r\nX-Request-Id: %s\r\n\r\n",
+	    p->traceparent, p->id);
 }
 
 /* Queue the pending SSE bytes to the client; pause upstream if slow. */
@@ -589,6 +625,7 @@ up_headers_cb(struct upstream_req *up, struct httpresp *r, void *arg)
 		p->status = 200;
 		p->reply_started = 1;
 		evhttp_send_reply_start(p->req, 200, "OK");
+		metrics_add(M_ACTIVE_STREAMS, 1, NULL, NULL, NULL);
 		return (0);
 	}
 	p->stream = 0;		/* an error or a plain answer: collect it */
@@ -831,9 +868,9 @@ deny_budget(struct proxy_req *p)
 	extra = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s}",
 	    "scope", c->scope == SCOPE_APP ? "app" : "team",
 	    "unit", cfg_unit_name(k->unit), "per", cfg_per_name(c->per),
-	    "limit", k->unit == UNIT_USD ? json_real((double)k->limit / 1e9) :
+	    "limit", k->unit == UNIT_USD ? price_usd_json(k->limit) :
 	    json_integer(k->limit),
-	    "used", k->unit == UNIT_USD ? json_real((double)used / 1e9) :
+	    "used", k->unit == UNIT_USD ? price_usd_json(used) :
 	    json_integer(used), "resets_at", resets);
 	if (k->unit == UNIT_USD) {
 		usd_text(k->limit, lim);
@@ -881,6 +918,7 @@ reserve_cb(enum budget_result res, struct budget_plan *plan, void *arg)
 	}
 	switch (res) {
 	case BUDGET_OK:
+		count_budget(p);
 		proxy_send(p);
 		return;
 	case BUDGET_UNAVAILABLE:
@@ -1211,6 +1249,7 @@ proxy_request_cb(struct evhttp_request *req, void *arg)
 	out = evhttp_request_get_output_headers(req);
 	evhttp_add_header(out, "x-request-id", p->id);
 	evhttp_connection_set_closecb(p->evcon, client_close_cb, p);
+	trace_context(p, evhttp_find_header(in, "traceparent"));
 
 	uri = evhttp_request_get_evhttp_uri(req);
 	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
@@ -1330,8 +1369,68 @@ access_log(struct proxy_req *p, struct ledger_row *row)
 	json_object_set_new(o, "latency_ms", json_integer(row->latency_ms));
 	json_object_set_new(o, "ttft_ms", row->ttft_ms >= 0 ?
 	    json_integer(row->ttft_ms) : json_null());
+	json_object_set_new(o, "traceparent", json_string(p->traceparent));
 	log_event(LOG_LVL_INFO, "access", o);
 	json_decref(o);
+}
+
+/* Metrics of a finished request; labels come from the configuration. */
+static void
+count(const struct proxy_req *p, const struct ledger_row *row)
+{
+	const char	*app = row->app != NULL ? row->app : "none";
+	const char	*model = row->model != NULL ? row->model : "none";
+	char		 code[8];
+
+	snprintf(code, sizeof code, "%d", row->status);
+	metrics_add(M_REQUESTS, 1, app, model, code);
+	if (row->outcome == OUTCOME_DENIED)
+		metrics_add(M_DENIED, 1, app, p->errcode != NULL ? p->errcode :
+		    "denied", NULL);
+	if (row->input_tokens > 0) {
+		metrics_add(M_TOKENS, (double)row->input_tokens, app, model,
+		    "input");
+		metrics_add(M_TOKENS, (double)row->cached_input_tokens, app,
+		    model, "cached_input");
+		metrics_add(M_TOKENS, (double)row->cache_write_tokens, app,
+		    model, "cache_write");
+	}
+	if (row->output_tokens > 0) {
+		metrics_add(M_TOKENS, (double)row->output_tokens, app, model,
+		    "output");
+		metrics_add(M_TOKENS, (double)row->reasoning_tokens, app,
+		    model, "reasoning");
+	}
+	if (row->cost_nusd > 0)
+		metrics_add(M_COST, (double)row->cost_nusd / 1e9, app, model,
+		    NULL);
+	metrics_observe(M_DURATION, (double)row->latency_ms / 1000);
+	if (row->ttft_ms >= 0)
+		metrics_observe(M_TTFT, (double)row->ttft_ms / 1000);
+	if (p->reply_started)
+		metrics_add(M_ACTIVE_STREAMS, -1, NULL, NULL, NULL);
+}
+
+/* How full each limit is, as the store saw it at admission. */
+static void
+count_budget(const struct proxy_req *p)
+{
+	const struct budget_check	*k;
+	const struct budget_state	*st;
+	char				 label[64];
+	size_t				 i;
+
+	for (i = 0; i < p->plan->nchecks; i++) {
+		k = &p->plan->checks[i];
+		st = &p->plan->state[k->counter];
+		snprintf(label, sizeof label, "%s:%s/%s",
+		    p->plan->counters[k->counter].scope == SCOPE_APP ? "app" :
+		    "team", cfg_unit_name(k->unit),
+		    cfg_per_name(p->plan->counters[k->counter].per));
+		metrics_set(M_BUDGET_RATIO, (double)(st->used.v[k->unit] +
+		    st->leased.v[k->unit] + p->plan->reserve.v[k->unit]) /
+		    (double)k->limit, p->app->name, label, NULL);
+	}
 }
 
 /* Replace the lease by what the request actually cost (once). */
@@ -1428,6 +1527,7 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 		settle(p, row);
 	if (p->cfg->log_access)
 		access_log(p, row);
+	count(p, row);
 	ledger_enqueue(server_ledger(), row);
 
 	sse_parser_free(p->sse);

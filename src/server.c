@@ -44,12 +44,14 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "admin.h"
 #include "budget.h"
 #include "budget_local.h"
 #include "budget_redis.h"
 #include "cfg.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "proxy.h"
 #include "server.h"
 #include "upstream.h"
@@ -76,6 +78,8 @@ static struct {
 	void			*bstore;
 	const struct budget_store_ops *fbops;	/* fallback, or NULL */
 	void			*fbstore;
+	struct admin		*admin;
+	char			*admin_addr;	/* bound address, for the log */
 	uint64_t		 reloads_ok;
 	uint64_t		 reloads_failed;
 } srv = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -257,6 +261,71 @@ worker_bind(struct worker *w, struct evhttp *http, size_t ai)
 	w->listeners[w->nlisteners++].bound = bound;
 }
 
+int
+server_bind(struct event_base *base, struct evhttp *http, const char *addr,
+    char **cause)
+{
+	struct sockaddr_storage	 ss;
+	struct evconnlistener	*lev;
+	char			 host[INET6_ADDRSTRLEN];
+	socklen_t		 slen = sizeof ss;
+	int			 len = sizeof ss;
+
+	if (listen_addr(addr, &ss, &len) == -1) {
+		xasprintf(cause, "bad listen address %s", addr);
+		return (-1);
+	}
+	lev = evconnlistener_new_bind(base, NULL, NULL,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    128, (struct sockaddr *)&ss, len);
+	if (lev == NULL) {
+		xasprintf(cause, "listen on %s: %s", addr, strerror(errno));
+		return (-1);
+	}
+	if (evhttp_bind_listener(http, lev) == NULL) {
+		evconnlistener_free(lev);
+		xasprintf(cause, "listen on %s: evhttp_bind_listener failed",
+		    addr);
+		return (-1);
+	}
+	free(srv.admin_addr);
+	srv.admin_addr = NULL;
+	if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss,
+	    &slen) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->
+			    sin6_addr, host, sizeof host);
+			xasprintf(&srv.admin_addr, "http://[%s]:%d", host,
+			    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+		} else {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->
+			    sin_addr, host, sizeof host);
+			xasprintf(&srv.admin_addr, "http://%s:%d", host,
+			    ntohs(((struct sockaddr_in *)&ss)->sin_port));
+		}
+	}
+	return (0);
+}
+
+static double
+gauge_ledger_queue(void)
+{
+	return ((double)ledger_queue_depth(srv.ledger));
+}
+
+static double
+gauge_ledger_errors(void)
+{
+	return ((double)ledger_errors(srv.ledger));
+}
+
+static double
+gauge_store_errors(void)
+{
+	return (srv.bops == &budget_redis_ops ?
+	    (double)budget_redis_errors(srv.bstore) : 0);
+}
+
 static void
 worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -376,23 +445,23 @@ tls_server_ctx(const struct cfg *cfg)
 	return (ctx);
 }
 
-/* Load a new generation; keep the running one when it has errors. */
-static void
-server_reload(void)
+int
+server_reload(char ***errors, size_t *nerrors)
 {
 	struct cfg	*cfg, *old;
-	char		**errors = NULL;
-	size_t		 nerrors = 0, i;
+	size_t		 i;
 
-	cfg = cfg_load(srv.cfgpath, &errors, &nerrors);
+	*errors = NULL;
+	*nerrors = 0;
+	cfg = cfg_load(srv.cfgpath, errors, nerrors);
 	if (cfg == NULL) {
-		for (i = 0; i < nerrors; i++)
-			log_error("reload: %s", errors[i]);
-		cfg_errors_free(errors, nerrors);
+		for (i = 0; i < *nerrors; i++)
+			log_error("reload: %s", (*errors)[i]);
 		srv.reloads_failed++;
+		metrics_add(M_RELOADS, 1, "failed", NULL, NULL);
 		log_error("reload failed: %zu error(s); still serving the "
-		    "previous configuration", nerrors);
-		return;
+		    "previous configuration", *nerrors);
+		return (-1);
 	}
 	if (log_set_level(cfg->log_level) == -1)
 		log_warn("reload: unknown log level %s", cfg->log_level);
@@ -403,8 +472,10 @@ server_reload(void)
 	pthread_mutex_unlock(&srv.lock);
 	cfg_unref(old);
 	srv.reloads_ok++;
-	log_info("reloaded %s (listeners, workers and TLS files take effect "
-	    "at the next restart)", srv.cfgpath);
+	metrics_add(M_RELOADS, 1, "ok", NULL, NULL);
+	log_info("reloaded %s (listeners, workers, TLS files and the counter "
+	    "store take effect at the next restart)", srv.cfgpath);
+	return (0);
 }
 
 static void
@@ -413,7 +484,11 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	int	i;
 
 	if (sig == SIGHUP) {
-		server_reload();
+		char	**errors;
+		size_t	  n;
+
+		if (server_reload(&errors, &n) == -1)
+			cfg_errors_free(errors, n);
 		return;
 	}
 	if (srv.stopping)
@@ -492,6 +567,13 @@ server_run(const char *cfgpath)
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_hup, NULL);
 
+	metrics_gauge_fn(M_LEDGER_QUEUE, gauge_ledger_queue);
+	metrics_gauge_fn(M_LEDGER_ERRORS, gauge_ledger_errors);
+	metrics_gauge_fn(M_STORE_ERRORS, gauge_store_errors);
+	if ((srv.admin = admin_start(srv.base, cfg, srv.bops, srv.bstore,
+	    &cause)) == NULL)
+		fatalx("admin: %s", cause);
+
 	for (i = 0; i < (size_t)n; i++) {
 		if (pthread_create(&srv.workers[i].thread, NULL, worker_main,
 		    &srv.workers[i]) != 0)
@@ -511,6 +593,9 @@ server_run(const char *cfgpath)
 			free(s);
 		}
 		json_object_set_new(o, "listen", l);
+		if (srv.admin_addr != NULL)
+			json_object_set_new(o, "admin",
+			    json_string(srv.admin_addr));
 		log_event(LOG_LVL_INFO, "tollgate " PACKAGE_VERSION " ready", o);
 		json_decref(o);
 	}
@@ -519,6 +604,8 @@ server_run(const char *cfgpath)
 
 	for (i = 0; i < (size_t)n; i++)
 		pthread_join(srv.workers[i].thread, NULL);
+	admin_free(srv.admin);
+	free(srv.admin_addr);
 	for (i = 0; i < (size_t)n; i++)
 		worker_free(&srv.workers[i]);
 	free(srv.workers);

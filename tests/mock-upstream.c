@@ -4,6 +4,7 @@
  *
  *	mock-upstream [--port N] [--port-file F] [--tls-cert C --tls-key K]
  *	    [--expect-key KEY] [--chunks N] [--delay-ms N] [--split N]
+ *	    [--fixtures DIR]
  *
  * It binds 127.0.0.1 (port 0: any free port), writes "N\n" to the port
  * file and prints "port N" on stdout.  Routes: POST /v1/chat/completions,
@@ -40,6 +41,22 @@
  *				the first delta
  *	"fixed_id": true	id and timestamp the same for every answer,
  *				so two answers can be compared byte by byte
+ *	"fixture": "D/NAME"	answer with the bytes of the recorded answer
+ *				DIR/D/NAME.sse (text/event-stream) or
+ *				DIR/D/NAME.json (application/json with
+ *				Content-Length), DIR from --fixtures
+ *
+ * A fixture is replayed exactly, whatever the request says; "split",
+ * "delay_ms", "status", "stall_ms", "stall_after" and "reset_after" still
+ * apply ("chunks", "usage", "no_usage", "garbage" and "fixed_id" do not).
+ * Without delay_ms, stall_after and reset_after a stream is one piece, so
+ * "split" cuts it at offsets that ignore event boundaries; with them, each
+ * event (up to and including its blank line) counts as a content delta.
+ * The sidecar DIR/D/NAME.expect holds one line "route input cached_input
+ * cache_write output reasoning": the route the fixture answers (another
+ * path is refused) and the counts the stats record for it.  A name is two
+ * components of [A-Za-z0-9._-] that do not start with a dot, so it cannot
+ * leave DIR; an unknown or bad name is answered 400 in the route's shape.
  *
  * Stats: {"requests", "by_path": {path: n}, "completed" (answers handed
  * over in full, errors included), "last": {"method", "path", "headers"
@@ -80,6 +97,7 @@
 #define MOCK_MAX_CHUNKS	100000
 #define MOCK_MAX_MS	3600000
 #define MOCK_PIECE_MS	2
+#define MOCK_MAX_FIXTURE (1 << 20)
 
 enum api { API_CHAT, API_COMPLETIONS, API_EMBEDDINGS, API_RESPONSES,
     API_MESSAGES };
@@ -107,6 +125,15 @@ struct ctl {
 	long long	u[U_N];				/* -1: computed */
 };
 
+/* A recorded answer loaded from the fixtures directory. */
+struct fixture {
+	char		*body;
+	size_t		 len;
+	int		 loaded;
+	int		 sse;		/* .sse, else .json */
+	long long	 u[U_N];	/* from the .expect sidecar */
+};
+
 /* One answer in progress: the pieces to write and where we are. */
 struct answer {
 	struct evhttp_request		*req;
@@ -122,6 +149,7 @@ struct answer {
 	long long			 created, seq;
 	long long			 ninputs;	/* embeddings */
 	int				 garbage_pending;
+	struct fixture			 fx;		/* replayed if loaded */
 
 	char				**ev;		/* bytes to write */
 	size_t				*evlen;
@@ -139,6 +167,7 @@ static SSL_CTX			*ssl_ctx;
 static struct ctl		 defaults = { 3, 0, 0, 0, 0, -1, -1, 0, 0, 0,
 				    { -1, -1, -1, -1, -1 } };
 static const char		*opt_expect_key;
+static const char		*opt_fixtures;
 static unsigned long		 id_counter;
 
 static long long		 st_requests, st_completed;
@@ -607,6 +636,56 @@ answer_messages(struct answer *a)
 	sse(a, "message_stop", json_pack("{s:s}", "type", "message_stop"), 0);
 }
 
+/* A copy of len bytes at p, NUL-terminated like every queued piece. */
+static char *
+memdup(const char *p, size_t len)
+{
+	char	*s;
+
+	if ((s = malloc(len + 1)) == NULL)
+		abort();
+	memcpy(s, p, len);
+	s[len] = '\0';
+	return (s);
+}
+
+/*
+ * A fixture's bytes, as they are.  Paced streams go out one event at a
+ * time, each event a content delta: an event ends after its blank line,
+ * whatever the line ends (LF, CRLF or CR), and comments and stray blank
+ * lines make events of their own.  Otherwise the whole file is one piece.
+ */
+static void
+answer_fixture(struct answer *a)
+{
+	const char	*p = a->fx.body;
+	size_t		 len = a->fx.len, i = 0, start = 0, line = 0, next;
+
+	if (!a->fx.sse || (a->ctl.delay_ms == 0 && a->ctl.stall_after < 0 &&
+	    a->ctl.reset_after < 0)) {
+		answer_add(a, a->fx.body, a->fx.len, 0);
+		a->fx.body = NULL;
+		return;
+	}
+	while (i < len) {
+		if (p[i] != '\r' && p[i] != '\n') {
+			i++;
+			continue;
+		}
+		next = i + 1;
+		if (p[i] == '\r' && next < len && p[next] == '\n')
+			next++;
+		if (i == line) {	/* a blank line ends the event */
+			answer_add(a, memdup(p + start, next - start),
+			    next - start, 1);
+			start = next;
+		}
+		line = i = next;
+	}
+	if (start < len)
+		answer_add(a, memdup(p + start, len - start), len - start, 1);
+}
+
 static void
 answer_free(struct answer *a)
 {
@@ -616,6 +695,7 @@ answer_free(struct answer *a)
 		return;
 	if (a->timer != NULL)
 		event_free(a->timer);
+	free(a->fx.body);
 	for (i = 0; i < a->nev; i++)
 		free(a->ev[i]);
 	free(a->ev);
@@ -677,8 +757,9 @@ answer_finish(struct answer *a)
 {
 	int	reported;
 
-	reported = !a->ctl.no_usage && (!a->stream || a->include_usage ||
-	    (a->api != API_CHAT && a->api != API_COMPLETIONS));
+	reported = a->fx.loaded || (!a->ctl.no_usage && (!a->stream ||
+	    a->include_usage || (a->api != API_CHAT &&
+	    a->api != API_COMPLETIONS)));
 	json_array_append_new(st_usage, json_pack("{s:s, s:b, s:b, s:I, "
 	    "s:I, s:I, s:I, s:I}", "path", a->path, "stream", a->stream,
 	    "reported", reported, ukeys[U_IN], a->u[U_IN], ukeys[U_CACHED],
@@ -749,20 +830,24 @@ answer_begin(struct answer *a)
 		answer_free(a);
 		return;
 	}
-	switch (a->api) {
-	case API_CHAT:
-	case API_COMPLETIONS:
-		answer_openai(a);
-		break;
-	case API_EMBEDDINGS:
-		answer_embeddings(a);
-		break;
-	case API_RESPONSES:
-		answer_responses(a);
-		break;
-	case API_MESSAGES:
-		answer_messages(a);
-		break;
+	if (a->fx.loaded)
+		answer_fixture(a);
+	else {
+		switch (a->api) {
+		case API_CHAT:
+		case API_COMPLETIONS:
+			answer_openai(a);
+			break;
+		case API_EMBEDDINGS:
+			answer_embeddings(a);
+			break;
+		case API_RESPONSES:
+			answer_responses(a);
+			break;
+		case API_MESSAGES:
+			answer_messages(a);
+			break;
+		}
 	}
 
 	/* Where to stall or reset: before delta N+1. */
@@ -969,6 +1054,163 @@ key_ok(struct evhttp_request *req, enum api api)
 	    strcmp(v + 7, opt_expect_key) == 0);
 }
 
+/*
+ * Is name "DIR/FILE", both of [A-Za-z0-9._-] and not starting with a dot?
+ * Then it cannot be absolute, climb out with "..", or name a hidden file.
+ */
+static int
+fixture_name_ok(const char *name)
+{
+	const char	*p;
+	int		 parts = 1, start = 1;
+
+	if (strlen(name) > 200)
+		return (0);
+	for (p = name; *p != '\0'; p++) {
+		if (*p == '/') {
+			if (start || ++parts > 2)
+				return (0);
+			start = 1;
+			continue;
+		}
+		if (start && *p == '.')
+			return (0);
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' &&
+		    *p != '-')
+			return (0);
+		start = 0;
+	}
+	return (parts == 2 && !start);
+}
+
+/*
+ * Read a whole file into *bufp, NUL-terminated (answer_begin() cuts a
+ * body in half with strdup()); -1 with errno set.
+ */
+static int
+read_whole(const char *path, char **bufp, size_t *lenp)
+{
+	FILE	*f;
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0, n;
+	int	 saved;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return (-1);
+	for (;;) {
+		if (cap - len < 4096) {
+			cap += 65536;
+			if ((buf = realloc(buf, cap + 1)) == NULL)
+				abort();
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0 || len > MOCK_MAX_FIXTURE)
+			break;
+	}
+	saved = ferror(f) ? EIO : len > MOCK_MAX_FIXTURE ? EFBIG : 0;
+	fclose(f);
+	if (saved != 0) {
+		free(buf);
+		errno = saved;
+		return (-1);
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	return (0);
+}
+
+/* The .expect line: "route input cached_input cache_write output reasoning". */
+static int
+expect_parse(const char *s, const char *route, long long *u)
+{
+	const char	*p = s;
+	char		*end;
+	size_t		 n, i;
+
+	n = strcspn(p, " \t\r\n");
+	if (n != strlen(route) || strncmp(p, route, n) != 0)
+		return (-1);
+	p += n;
+	for (i = 0; i < U_N; i++) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return (-1);
+		errno = 0;
+		u[i] = strtoll(p, &end, 10);
+		if (errno != 0 || u[i] < 0)
+			return (-1);
+		p = end;
+	}
+	p += strspn(p, " \t\r\n");
+	return (*p == '\0' ? 0 : -1);
+}
+
+/*
+ * Load fixture name for the request on route into fx.  On failure, -1
+ * and *cause (to free) says why, for the 400 answer.
+ */
+static int
+fixture_load(const char *name, const char *route, struct fixture *fx,
+    char **cause)
+{
+	char	*path = NULL, *expect = NULL;
+	size_t	 len;
+	int	 rv = -1;
+
+	memset(fx, 0, sizeof *fx);
+	*cause = NULL;
+	if (opt_fixtures == NULL) {
+		if ((*cause = strdup("mock: no --fixtures directory")) == NULL)
+			abort();
+		goto out;
+	}
+	if (!fixture_name_ok(name)) {
+		if (asprintf(cause, "mock: bad fixture name \"%s\"", name) ==
+		    -1)
+			abort();
+		goto out;
+	}
+	if (asprintf(&path, "%s/%s.sse", opt_fixtures, name) == -1)
+		abort();
+	fx->sse = 1;
+	if (read_whole(path, &fx->body, &fx->len) == -1 && errno == ENOENT) {
+		free(path);
+		if (asprintf(&path, "%s/%s.json", opt_fixtures, name) == -1)
+			abort();
+		fx->sse = 0;
+		(void)read_whole(path, &fx->body, &fx->len);
+	}
+	if (fx->body == NULL) {
+		if (asprintf(cause, "mock: unknown fixture \"%s\"", name) ==
+		    -1)
+			abort();
+		goto out;
+	}
+	free(path);
+	if (asprintf(&path, "%s/%s.expect", opt_fixtures, name) == -1)
+		abort();
+	if (read_whole(path, &expect, &len) == -1 ||
+	    expect_parse(expect, route, fx->u) == -1) {
+		if (asprintf(cause, "mock: fixture \"%s\" has no .expect "
+		    "line for %s", name, route) == -1)
+			abort();
+		goto out;
+	}
+	fx->loaded = 1;
+	rv = 0;
+out:
+	if (rv == -1) {
+		free(fx->body);
+		memset(fx, 0, sizeof *fx);
+	}
+	free(path);
+	free(expect);
+	return (rv);
+}
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -978,7 +1220,9 @@ request_cb(struct evhttp_request *req, void *arg)
 	struct timeval			 tv;
 	const struct route		*r = NULL;
 	const char			*path, *p;
-	json_t				*root, *model, *input;
+	json_t				*root, *model, *input, *fxname;
+	struct fixture			 fx;
+	char				*cause;
 	size_t				 i, len;
 	int				 one = 1;
 	evutil_socket_t			 fd;
@@ -1025,6 +1269,18 @@ request_cb(struct evhttp_request *req, void *arg)
 		json_decref(root);
 		return;
 	}
+	memset(&fx, 0, sizeof fx);
+	fxname = json_object_get(json_object_get(root, "mock"), "fixture");
+	if (fxname != NULL && (!json_is_string(fxname) ||
+	    fixture_load(json_string_value(fxname), r->path, &fx,
+	    &cause) == -1)) {
+		send_error(req, r->api, 400, json_is_string(fxname) ? cause :
+		    "mock: fixture must be a string");
+		if (json_is_string(fxname))
+			free(cause);
+		json_decref(root);
+		return;
+	}
 
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		abort();
@@ -1055,6 +1311,11 @@ request_cb(struct evhttp_request *req, void *arg)
 	    a->api == API_MESSAGES ? "msg_mock" : "emb-mock",
 	    a->ctl.fixed_id ? 0UL : id_counter);
 	answer_usage(a, len);
+	if (fx.loaded) {
+		a->fx = fx;
+		a->stream = fx.sse;
+		memcpy(a->u, fx.u, sizeof a->u);
+	}
 	json_decref(root);
 
 	if ((a->timer = evtimer_new(base, answer_timer_cb, a)) == NULL)
@@ -1106,7 +1367,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: mock-upstream [--port N] [--port-file F] "
 	    "[--tls-cert C --tls-key K]\n\t[--expect-key KEY] [--chunks N] "
-	    "[--delay-ms N] [--split N]\n");
+	    "[--delay-ms N] [--split N]\n\t[--fixtures DIR]\n");
 	exit(2);
 }
 
@@ -1122,9 +1383,11 @@ main(int argc, char **argv)
 		{ "chunks", required_argument, NULL, 'n' },
 		{ "delay-ms", required_argument, NULL, 'd' },
 		{ "split", required_argument, NULL, 's' },
+		{ "fixtures", required_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct evhttp_bound_socket	*bound;
+	struct event_config		*evcfg;
 	struct evhttp			*http;
 	struct event			*sigint, *sigterm;
 	struct sockaddr_in		 sin;
@@ -1163,6 +1426,9 @@ main(int argc, char **argv)
 		case 's':
 			defaults.split = number(optarg, "split", 1 << 20);
 			break;
+		case 'x':
+			opt_fixtures = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -1172,11 +1438,18 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	stats_reset();
-	if ((base = event_base_new()) == NULL ||
+	/*
+	 * A precise clock: libevent's default coarse one ticks every few ms,
+	 * which would stretch the 2 ms between split pieces to twice that.
+	 */
+	if ((evcfg = event_config_new()) == NULL ||
+	    event_config_set_flag(evcfg, EVENT_BASE_FLAG_PRECISE_TIMER) != 0 ||
+	    (base = event_base_new_with_config(evcfg)) == NULL ||
 	    (http = evhttp_new(base)) == NULL) {
 		fprintf(stderr, "mock-upstream: libevent setup failed\n");
 		return (1);
 	}
+	event_config_free(evcfg);
 	evhttp_set_max_headers_size(http, 65536);
 	evhttp_set_max_body_size(http, 64 << 20);
 	evhttp_set_timeout(http, 600);

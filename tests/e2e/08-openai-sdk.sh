@@ -4,18 +4,7 @@
 . "${top_srcdir:-.}/tests/e2e/lib.sh"
 e2e_init openai-sdk
 
-command -v node >/dev/null 2>&1 || bail "node is not installed (contrib/quickstart.sh installs it)"
-# Install the SDK once per build tree (npm's cache makes this fast).
-N=$top_builddir/tests/e2e/node-sdk
-if [ ! -d "$N/node_modules/openai" ] ||
-    ! cmp -s "$top_srcdir/tests/e2e/node/package-lock.json" "$N/package-lock.json"; then
-	mkdir -p "$N"
-	cp "$top_srcdir/tests/e2e/node/package.json" "$top_srcdir/tests/e2e/node/package-lock.json" \
-	    "$top_srcdir/tests/e2e/node/.npmrc" "$N/"
-	(cd "$N" && npm ci --no-audit --no-fund >"$T/npm.log" 2>&1) || {
-		sed 's/^/# /' "$T/npm.log"; bail "npm ci failed"; }
-fi
-cp "$top_srcdir/tests/e2e/node/openai-sdk.mjs" "$N/"
+sdk_install openai-sdk.mjs
 
 mock_start
 tg_config

@@ -25,6 +25,8 @@ OTHER_KEY=tg_e2ekey02_$OTHER_SECRET
 PROVIDER_KEY=sk-e2e-provider-key-not-real
 export TOLLGATE_KEY_PEPPER=$PEPPER
 export E2E_PROVIDER_KEY=$PROVIDER_KEY
+ADMIN_TOKEN=e2e-admin-token-0123456789
+export E2E_ADMIN_TOKEN=$ADMIN_TOKEN
 
 tap_n=0
 tap_fail=0
@@ -105,11 +107,12 @@ wait_file() {
 	done
 }
 
-# mock_start [options]: the mock provider on a free port.
+# mock_start [options]: the mock provider on a free port, replaying
+# tests/fixtures on request.
 mock_start() {
 	rm -f "$T/mock.port"
 	"$MOCK" --port 0 --port-file "$T/mock.port" --expect-key "$PROVIDER_KEY" \
-	    "$@" >"$T/mock.log" 2>&1 &
+	    --fixtures "$top_srcdir/tests/fixtures" "$@" >"$T/mock.log" 2>&1 &
 	MOCK_PID=$!
 	pids="$pids $MOCK_PID"
 	wait_file "$T/mock.port" || bail "mock provider did not start"
@@ -161,6 +164,7 @@ JSON
 	cat >"$T/tollgate.json" <<JSON
 {
   "listen": ["127.0.0.1:0"],
+  "admin": {"listen": "127.0.0.1:0", "token_env": "E2E_ADMIN_TOKEN"},
   "workers": ${TG_WORKERS:-2},
   "providers": {
     "mock": {"api": "openai", "base_url": "$MOCK_URL", "key_env": "E2E_PROVIDER_KEY"${PROVIDER_EXTRA:-}},
@@ -190,6 +194,7 @@ tg_launch() {
 	done
 	LAUNCH_URL=$(sed -n 's/.*"listen":\["\(http:[^"]*\)".*/\1/p' "$2" | head -1)
 	LAUNCH_TLS_URL=$(sed -n 's/.*"\(https:[^"]*\)".*/\1/p' "$2" | head -1)
+	LAUNCH_ADMIN_URL=$(sed -n 's/.*"admin":"\([^"]*\)".*/\1/p' "$2" | head -1)
 }
 
 # tg_start: tollgate on $T/tollgate.json; TG_URL is its plain listener.
@@ -198,6 +203,14 @@ tg_start() {
 	TG_PID=$LAUNCH_PID
 	TG_URL=$LAUNCH_URL
 	TG_TLS_URL=$LAUNCH_TLS_URL
+	TG_ADMIN_URL=$LAUNCH_ADMIN_URL
+}
+
+# admin PATH [curl args]: a call on the admin listener with the token.
+admin() {
+	p=$1
+	shift
+	curl -s -H "Authorization: Bearer $ADMIN_TOKEN" "$@" "$TG_ADMIN_URL$p"
 }
 
 # tg_stop: SIGTERM and wait (the ledger is committed on exit).
@@ -265,4 +278,29 @@ tg_start2() {
 	tg_launch "$1" "$2"
 	TG2_PID=$LAUNCH_PID
 	TG2_URL=$LAUNCH_URL
+}
+
+# sdk_install SCRIPT: the official SDKs of tests/e2e/node/package.json in
+# the build tree (npm ci once per lock file; npm's cache makes it fast; a
+# lock keeps parallel tests from installing at once), and SCRIPT beside
+# them.  Sets N, the directory.
+sdk_install() {
+	command -v node >/dev/null 2>&1 ||
+	    bail "node is not installed (contrib/quickstart.sh installs it)"
+	N=$top_builddir/tests/e2e/node-sdk
+	mkdir -p "$N"
+	(
+		flock 9
+		if [ ! -d "$N/node_modules/openai" ] ||
+		    [ ! -d "$N/node_modules/@anthropic-ai/sdk" ] ||
+		    ! cmp -s "$top_srcdir/tests/e2e/node/package-lock.json" \
+		    "$N/package-lock.json"; then
+			cp "$top_srcdir/tests/e2e/node/package.json" \
+			    "$top_srcdir/tests/e2e/node/package-lock.json" \
+			    "$top_srcdir/tests/e2e/node/.npmrc" "$N/"
+			(cd "$N" && npm ci --no-audit --no-fund) \
+			    >"$T/npm.log" 2>&1
+		fi
+	) 9>"$N.lock" || { sed 's/^/# /' "$T/npm.log"; bail "npm ci failed"; }
+	cp "$top_srcdir/tests/e2e/node/$1" "$N/"
 }

@@ -1,0 +1,32 @@
+/*
+ * Metric families (DESIGN.md section 10): one list for the enum, the name,
+ * the type, the help text and the label names (comma-separated, "" none).
+ * TG_METRIC(enum suffix, name, type, help, labels)
+ */
+TG_METRIC(REQUESTS, "tollgate_requests_total", "counter",
+    "Requests answered, by app, model and HTTP status.", "app,model,code")
+TG_METRIC(TOKENS, "tollgate_tokens_total", "counter",
+    "Tokens metered, by app, model and token class.", "app,model,kind")
+TG_METRIC(COST, "tollgate_cost_usd_total", "counter",
+    "Cost metered in USD, by app and model.", "app,model")
+TG_METRIC(DENIED, "tollgate_denied_total", "counter",
+    "Requests refused by tollgate, by app and reason.", "app,reason")
+TG_METRIC(BUDGET_RATIO, "tollgate_budget_used_ratio", "gauge",
+    "Used and leased share of each limit at the last admission.",
+    "app,limit")
+TG_METRIC(ALERTS, "tollgate_budget_alerts_total", "counter",
+    "Budget threshold alerts fired, by app.", "app")
+TG_METRIC(DURATION, "tollgate_request_duration_seconds", "histogram",
+    "Time from request to the end of the answer.", "")
+TG_METRIC(TTFT, "tollgate_upstream_ttft_seconds", "histogram",
+    "Time from request to the first byte relayed to the client.", "")
+TG_METRIC(ACTIVE_STREAMS, "tollgate_active_streams", "gauge",
+    "Streams being relayed now.", "")
+TG_METRIC(LEDGER_QUEUE, "tollgate_ledger_queue_depth", "gauge",
+    "Ledger rows waiting to be committed.", "")
+TG_METRIC(LEDGER_ERRORS, "tollgate_ledger_errors_total", "counter",
+    "Ledger commits that failed (and were retried).", "")
+TG_METRIC(STORE_ERRORS, "tollgate_counter_store_errors_total", "counter",
+    "Counter store steps that failed (Redis unreachable, timeouts).", "")
+TG_METRIC(RELOADS, "tollgate_config_reloads_total", "counter",
+    "Configuration reloads, by result.", "result")
