@@ -22,10 +22,12 @@ esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-# Debian packages the build, the daemon and the tests need.
+# Debian packages the build, the daemon and the tests need (chromium
+# renders the showback report in its test).
 pkgs="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libjansson-dev libsqlite3-dev libhiredis-dev
-openssl ca-certificates curl sqlite3 tzdata redis-server nodejs npm"
+openssl ca-certificates curl sqlite3 tzdata redis-server nodejs npm
+chromium"
 
 missing=
 for p in $pkgs; do

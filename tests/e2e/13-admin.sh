@@ -44,6 +44,12 @@ like "$m" 'tollgate_active_streams 0' "no stream active"
 like "$m" 'tollgate_ledger_queue_depth 0' "ledger queue drained"
 like "$m" 'tollgate_config_reloads_total' "reloads family"
 case $m in *"$APP_SECRET"*|*"$PROVIDER_KEY"*) ok 1 "no key in metrics" ;; *) ok 0 "no key in metrics" ;; esac
+# The shipped Grafana dashboard only uses metrics tollgate exports.
+missing=
+for name in $(grep -o 'tollgate_[a-z_]*' "$top_srcdir/contrib/grafana/tollgate-dashboard.json" | sed 's/_bucket$//' | sort -u); do
+	printf '%s\n' "$m" | grep -q "^# TYPE $name " || missing="$missing $name"
+done
+is "${missing:-none}" none "every metric of the Grafana dashboard exists"
 
 today=$(date -u +%Y-%m-%d)
 admin "/admin/usage?from=$today&to=$today&group_by=app,model&format=csv" >"$T/a.csv"
