@@ -91,6 +91,10 @@ if [ -z "${TOLLGATE_KEY_PEPPER:-}" ]; then
 	    "(set your own secret pepper for real use)"
 fi
 export TOLLGATE_KEY_PEPPER
+if [ -z "${TOLLGATE_ADMIN_TOKEN:-}" ]; then
+	TOLLGATE_ADMIN_TOKEN=$(openssl rand -hex 16)
+fi
+export TOLLGATE_ADMIN_TOKEN
 
 config=conf/tollgate.json
 if [ -z "${OPENAI_API_KEY:-}" ] && [ -z "${ANTHROPIC_API_KEY:-}" ]; then
@@ -126,6 +130,8 @@ quickstart: tollgate on http://127.0.0.1:8080 (Ctrl-C stops it). Try:
     -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}'
 
   ./tollgate export -c $config --from $(date +%Y-%m-%d) --to $(date +%Y-%m-%d)
+
+  curl -s -H 'Authorization: Bearer $TOLLGATE_ADMIN_TOKEN' http://127.0.0.1:9090/metrics
 
 TXT
 ./tollgate serve -c "$config"
