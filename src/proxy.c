@@ -1169,8 +1169,10 @@ proxy_send(struct proxy_req *p)
 {
 	struct evbuffer		*in, *head, *body;
 	struct evkeyvalq	*out;
+	const struct cfg_provider *prov;
 	int64_t			 left;
 	char			*s, buf[64];
+	int			 wait_s;
 
 	out = evhttp_request_get_output_headers(p->req);
 	if (p->inject_cap && p->cap_name != NULL) {
@@ -1197,6 +1199,15 @@ proxy_send(struct proxy_req *p)
 		in = evhttp_request_get_input_buffer(p->req);
 		evbuffer_add_buffer(body, in);
 	}
+	/*
+	 * The client connection's timeout was the header timeout; an answer
+	 * may take as long as the provider's timeouts allow, and a stream may
+	 * pause between events as long as the idle timeout does.
+	 */
+	prov = p->model->provider;
+	wait_s = (prov->first_byte_timeout_ms > prov->idle_timeout_ms ?
+	    prov->first_byte_timeout_ms : prov->idle_timeout_ms) / 1000 + 30;
+	evhttp_connection_set_timeout(p->evcon, wait_s);
 	p->ep = &p->model->provider->endpoints[0];
 	head = evbuffer_new();
 	build_head(p, head, evbuffer_get_length(body));
@@ -1485,6 +1496,10 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 	}
 	if (p->evcon != NULL)
 		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+	/* Back to the header timeout for the next request on it. */
+	if (p->answered != NULL)
+		evhttp_connection_set_timeout(p->answered,
+		    p->cfg->header_timeout_s);
 	usage_settle(p, outcome);
 
 	row = ledger_row_new();

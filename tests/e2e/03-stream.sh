@@ -64,4 +64,15 @@ wait_rows 44 || true
 is "$(sql "SELECT count(*) FROM usage")" 44 "one ledger row per request"
 is "$(sql "SELECT count(*) FROM usage WHERE usage_source = 'provider' AND output_tokens = 10")" 40 "each concurrent stream metered"
 tg_stop
+
+# Slow providers: the header timeout (2 s here) must not cut an answer
+# that takes longer, nor a stream that pauses longer between events.
+tg_config ', "limits": {"header_timeout_s": 2}'
+tg_start
+code=$(chat '{"model":"gpt-4o-mini","messages":[],"mock":{"stall_ms":3000}}' -o /dev/null -w '%{http_code}')
+is "$code" 200 "a 3 s answer outlives a 2 s header timeout"
+chat '{"model":"gpt-4o-mini","stream":true,"messages":[],"mock":{"chunks":2,"delay_ms":2500}}' -N -o "$T/slow"
+is "$(grep -c '"content":"tok' "$T/slow")" 2 "a stream pausing 2.5 s between events is not cut"
+like "$(tail -n 2 "$T/slow")" '\[DONE\]' "and ends normally"
+tg_stop
 e2e_done
