@@ -8,7 +8,10 @@
 #define EXPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+
+struct sqlite3;
 
 enum export_format {
 	EXPORT_CSV = 0,
@@ -44,6 +47,18 @@ struct export_opts {
  */
 int	 export_parse_fields(const char *list, struct export_opts *opts,
 	    char **cause);
+
+/*
+ * A new in-memory database (caller closes with sqlite3_close()) holding
+ * table u: the ledger columns the reports need (request_id, ts_start, app,
+ * team, cost_center, tier, provider, model, outcome, the token columns,
+ * usage_source, cost_nusd) of every row with from_ms <= ts_start < to_ms of
+ * every ledger, each request_id once, and the SQL functions tg_day(ms) and
+ * tg_month(ms) (local dates in the process time zone).  Returns NULL with
+ * *cause set.
+ */
+struct sqlite3	*export_open(const char * const *ledgers, size_t nledgers,
+		    int64_t from_ms, int64_t to_ms, char **cause);
 
 /* Write the export to out.  Returns 0, or -1 with *cause set. */
 int	 export_run(const struct export_opts *opts, FILE *out, char **cause);

@@ -9,7 +9,7 @@
  *	GET  /readyz			the ledger commits and the counters answer
  *	GET  /metrics			Prometheus text
  *	GET  /admin/usage		as `tollgate export` (from, to, group_by,
- *					format query parameters)
+ *					format=csv|json|focus query parameters)
  *	GET  /admin/apps/<app>/budget	every limit's window: limit, used,
  *					leased, resets_at
  *	POST /admin/reload		as SIGHUP; says what was wrong
@@ -151,9 +151,11 @@ admin_usage(struct evhttp_request *req, const struct cfg *cfg)
 		opts.format = EXPORT_CSV;
 	else if (strcmp(fmt, "json") == 0)
 		opts.format = EXPORT_JSON;
+	else if (strcmp(fmt, "focus") == 0)
+		opts.format = EXPORT_FOCUS;
 	else {
 		reply_error(req, 400, "invalid_request",
-		    "format is csv or json");
+		    "format is csv, json or focus");
 		goto out;
 	}
 	if (export_parse_fields(evhttp_find_header(&q, "group_by"), &opts,
@@ -177,8 +179,8 @@ admin_usage(struct evhttp_request *req, const struct cfg *cfg)
 	b = evbuffer_new();
 	evbuffer_add(b, buf, len);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", opts.format == EXPORT_CSV ? "text/csv" :
-	    "application/json");
+	    "Content-Type", opts.format == EXPORT_JSON ? "application/json" :
+	    "text/csv");
 	evhttp_send_reply(req, 200, "OK", b);
 	evbuffer_free(b);
 out:

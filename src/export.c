@@ -9,6 +9,11 @@
  * SQLITE_MAX_ATTACHED.  The grouping query then runs over that table; day and
  * month come from two C functions that use the process time zone, the same
  * one the date range was converted with.
+ *
+ * --format focus writes a FinOps FOCUS 1.x cost-and-usage CSV instead: one
+ * row per (local day, team, cost_center, app, tier, provider, model), the
+ * --group-by list is not used.  Costs are the same nano-USD sums printed
+ * with 9 decimals, so the BilledCost column adds up to the ledger exactly.
  */
 #include "config.h"
 
@@ -23,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "export.h"
+#include "log.h"
 #include "price.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -411,6 +417,268 @@ out:
 	return (rv);
 }
 
+/*
+ * FOCUS (FinOps Open Cost and Usage Specification) export.  Column names
+ * and values follow FOCUS 1.x; custom columns carry the x_ prefix the
+ * specification reserves for them.  tollgate prices every token at one
+ * list price with no discounts or commitments, so BilledCost, EffectiveCost,
+ * ListCost and ContractedCost are the same amount.  Date/times are UTC
+ * (RFC 3339); a charge period is one calendar day in the configured time
+ * zone, the billing period its calendar month.
+ */
+enum focus_column {
+	FC_BILLED_COST = 0,
+	FC_BILLING_CURRENCY,
+	FC_BILLING_PERIOD_START,
+	FC_BILLING_PERIOD_END,
+	FC_CHARGE_CATEGORY,
+	FC_CHARGE_CLASS,
+	FC_CHARGE_DESCRIPTION,
+	FC_CHARGE_FREQUENCY,
+	FC_CHARGE_PERIOD_START,
+	FC_CHARGE_PERIOD_END,
+	FC_CONSUMED_QUANTITY,
+	FC_CONSUMED_UNIT,
+	FC_CONTRACTED_COST,
+	FC_EFFECTIVE_COST,
+	FC_INVOICE_ISSUER_NAME,
+	FC_LIST_COST,
+	FC_PRICING_CATEGORY,
+	FC_PRICING_QUANTITY,
+	FC_PRICING_UNIT,
+	FC_PROVIDER_NAME,
+	FC_PUBLISHER_NAME,
+	FC_RESOURCE_ID,
+	FC_RESOURCE_NAME,
+	FC_SERVICE_CATEGORY,
+	FC_SERVICE_NAME,
+	FC_SKU_ID,
+	FC_TAGS,
+	FC_X_REQUESTS,
+	FC_X_DENIED_REQUESTS,
+	FC_X_ESTIMATED_REQUESTS,
+	FC_X_INPUT_TOKENS,
+	FC_X_CACHED_INPUT_TOKENS,
+	FC_X_CACHE_WRITE_TOKENS,
+	FC_X_OUTPUT_TOKENS,
+	FC_X_REASONING_TOKENS,
+	FC_MAX
+};
+
+/* Header names; a fixed value where every row has the same one. */
+static const struct {
+	const char	*name;
+	const char	*fixed;
+} focus_columns[FC_MAX] = {
+	[FC_BILLED_COST] =		{ "BilledCost", NULL },
+	[FC_BILLING_CURRENCY] =		{ "BillingCurrency", "USD" },
+	[FC_BILLING_PERIOD_START] =	{ "BillingPeriodStart", NULL },
+	[FC_BILLING_PERIOD_END] =	{ "BillingPeriodEnd", NULL },
+	[FC_CHARGE_CATEGORY] =		{ "ChargeCategory", "Usage" },
+	[FC_CHARGE_CLASS] =		{ "ChargeClass", NULL },  /* null */
+	[FC_CHARGE_DESCRIPTION] =	{ "ChargeDescription", NULL },
+	[FC_CHARGE_FREQUENCY] =		{ "ChargeFrequency", "Usage-Based" },
+	[FC_CHARGE_PERIOD_START] =	{ "ChargePeriodStart", NULL },
+	[FC_CHARGE_PERIOD_END] =	{ "ChargePeriodEnd", NULL },
+	[FC_CONSUMED_QUANTITY] =	{ "ConsumedQuantity", NULL },
+	[FC_CONSUMED_UNIT] =		{ "ConsumedUnit", "Tokens" },
+	[FC_CONTRACTED_COST] =		{ "ContractedCost", NULL },
+	[FC_EFFECTIVE_COST] =		{ "EffectiveCost", NULL },
+	[FC_INVOICE_ISSUER_NAME] =	{ "InvoiceIssuerName", "tollgate" },
+	[FC_LIST_COST] =		{ "ListCost", NULL },
+	[FC_PRICING_CATEGORY] =		{ "PricingCategory", "Standard" },
+	[FC_PRICING_QUANTITY] =		{ "PricingQuantity", NULL },
+	[FC_PRICING_UNIT] =		{ "PricingUnit", "Tokens" },
+	[FC_PROVIDER_NAME] =		{ "ProviderName", NULL },
+	[FC_PUBLISHER_NAME] =		{ "PublisherName", NULL },
+	[FC_RESOURCE_ID] =		{ "ResourceId", NULL },
+	[FC_RESOURCE_NAME] =		{ "ResourceName", NULL },
+	[FC_SERVICE_CATEGORY] =		{ "ServiceCategory",
+					  "AI and Machine Learning" },
+	[FC_SERVICE_NAME] =		{ "ServiceName", NULL },
+	[FC_SKU_ID] =			{ "SkuId", NULL },
+	[FC_TAGS] =			{ "Tags", NULL },
+	[FC_X_REQUESTS] =		{ "x_Requests", NULL },
+	[FC_X_DENIED_REQUESTS] =	{ "x_DeniedRequests", NULL },
+	[FC_X_ESTIMATED_REQUESTS] =	{ "x_EstimatedRequests", NULL },
+	[FC_X_INPUT_TOKENS] =		{ "x_InputTokens", NULL },
+	[FC_X_CACHED_INPUT_TOKENS] =	{ "x_CachedInputTokens", NULL },
+	[FC_X_CACHE_WRITE_TOKENS] =	{ "x_CacheWriteTokens", NULL },
+	[FC_X_OUTPUT_TOKENS] =		{ "x_OutputTokens", NULL },
+	[FC_X_REASONING_TOKENS] =	{ "x_ReasoningTokens", NULL },
+};
+
+/* The FOCUS grouping, in query column order. */
+static const enum export_field focus_fields[] = {
+	FIELD_DAY, FIELD_TEAM, FIELD_COST_CENTER, FIELD_APP, FIELD_TIER,
+	FIELD_PROVIDER, FIELD_MODEL
+};
+enum { FK_DAY = 0, FK_TEAM, FK_COST_CENTER, FK_APP, FK_TIER, FK_PROVIDER,
+    FK_MODEL, FK_MAX };
+
+/* The integer measures copied to x_ columns. */
+static const struct {
+	enum focus_column	col;
+	enum export_measure	measure;
+} focus_counts[] = {
+	{ FC_X_REQUESTS,		M_REQUESTS },
+	{ FC_X_DENIED_REQUESTS,		M_DENIED },
+	{ FC_X_ESTIMATED_REQUESTS,	M_ESTIMATED },
+	{ FC_X_INPUT_TOKENS,		M_INPUT },
+	{ FC_X_CACHED_INPUT_TOKENS,	M_CACHED_INPUT },
+	{ FC_X_CACHE_WRITE_TOKENS,	M_CACHE_WRITE },
+	{ FC_X_OUTPUT_TOKENS,		M_OUTPUT },
+	{ FC_X_REASONING_TOKENS,	M_REASONING },
+};
+
+/* Tags: {"team":..,"cost_center":..,"app":..,"tier":..}, NULLs left out. */
+static char *
+export_focus_tags(const char *key[FK_MAX])
+{
+	static const struct {
+		const char	*name;
+		int		 key;
+	} tags[] = {
+		{ "team", FK_TEAM }, { "cost_center", FK_COST_CENTER },
+		{ "app", FK_APP }, { "tier", FK_TIER },
+	};
+	json_t	*obj;
+	char	*s;
+	size_t	 i;
+
+	obj = json_object();				/* new */
+	for (i = 0; i < nitems(tags); i++) {
+		if (key[tags[i].key] != NULL)
+			json_object_set_new(obj, tags[i].name,
+			    json_string(key[tags[i].key]));
+	}
+	s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(obj);
+	if (s == NULL)
+		fatalx("out of memory");
+	return (s);
+}
+
+/* Write one FOCUS row from a row of the grouping query. */
+static int
+export_focus_row(FILE *out, sqlite3_stmt *st, char **cause)
+{
+	const char	*key[FK_MAX], *v[FC_MAX];
+	char		 cost[32], qty[24], cnt[nitems(focus_counts)][24];
+	char		 cps[32], cpe[32], bps[32], bpe[32];
+	char		*desc, *rid, *tags;
+	const char	*app, *model, *provider;	/* borrowed */
+	int64_t		 m[M_MAX];
+	size_t		 i;
+	int		 y, mo, d;
+
+	for (i = 0; i < FK_MAX; i++)
+		key[i] = (const char *)sqlite3_column_text(st, (int)i);
+	for (i = 0; i < M_MAX; i++)
+		m[i] = sqlite3_column_int64(st, (int)(FK_MAX + i));
+	if (key[FK_DAY] == NULL || util_parse_date(key[FK_DAY], &y, &mo,
+	    &d) != 0) {
+		xasprintf(cause, "focus export: bad day \"%s\"",
+		    key[FK_DAY] != NULL ? key[FK_DAY] : "");
+		return (-1);
+	}
+	util_rfc3339(util_local_midnight_ms(y, mo, d), cps);
+	util_rfc3339(util_local_midnight_ms(y, mo, d + 1), cpe);
+	util_rfc3339(util_local_midnight_ms(y, mo, 1), bps);
+	util_rfc3339(util_local_midnight_ms(y, mo + 1, 1), bpe);
+	price_format_usd(m[M_COST], 9, cost);
+	snprintf(qty, sizeof qty, "%lld", (long long)(m[M_INPUT] +
+	    m[M_OUTPUT]));
+	for (i = 0; i < nitems(focus_counts); i++)
+		snprintf(cnt[i], sizeof cnt[i], "%lld",
+		    (long long)m[focus_counts[i].measure]);
+
+	app = key[FK_APP] != NULL ? key[FK_APP] : "";
+	provider = key[FK_PROVIDER];
+	model = key[FK_MODEL];
+	xasprintf(&desc, "%s%s%s for app %s", model != NULL ? model :
+	    "requests without a model", provider != NULL ? " via " : "",
+	    provider != NULL ? provider : "", app);
+	if (model != NULL)
+		xasprintf(&rid, "app/%s/model/%s", app, model);
+	else
+		xasprintf(&rid, "app/%s", app);
+	tags = export_focus_tags(key);
+
+	for (i = 0; i < FC_MAX; i++)
+		v[i] = focus_columns[i].fixed;
+	v[FC_BILLED_COST] = v[FC_EFFECTIVE_COST] = cost;
+	v[FC_LIST_COST] = v[FC_CONTRACTED_COST] = cost;
+	v[FC_BILLING_PERIOD_START] = bps;
+	v[FC_BILLING_PERIOD_END] = bpe;
+	v[FC_CHARGE_PERIOD_START] = cps;
+	v[FC_CHARGE_PERIOD_END] = cpe;
+	v[FC_CHARGE_DESCRIPTION] = desc;
+	v[FC_CONSUMED_QUANTITY] = v[FC_PRICING_QUANTITY] = qty;
+	v[FC_PROVIDER_NAME] = v[FC_PUBLISHER_NAME] = key[FK_PROVIDER];
+	v[FC_SERVICE_NAME] = key[FK_PROVIDER];
+	v[FC_RESOURCE_ID] = rid;
+	v[FC_RESOURCE_NAME] = key[FK_APP];
+	v[FC_SKU_ID] = model;
+	v[FC_TAGS] = tags;
+	for (i = 0; i < nitems(focus_counts); i++)
+		v[focus_counts[i].col] = cnt[i];
+
+	for (i = 0; i < FC_MAX; i++) {
+		if (i > 0)
+			fputc(',', out);
+		export_csv_field(out, v[i]);
+	}
+	fputs("\r\n", out);
+	free(desc);
+	free(rid);
+	free(tags);
+	return (0);
+}
+
+/* Run the fixed FOCUS grouping and write it as FOCUS CSV. */
+static int
+export_write_focus(sqlite3 *db, FILE *out, char **cause)
+{
+	struct export_opts	 fopts;
+	sqlite3_stmt		*st = NULL;
+	char			*sql;
+	size_t			 i;
+	int			 rc, rv = -1;
+
+	memset(&fopts, 0, sizeof fopts);
+	memcpy(fopts.fields, focus_fields, sizeof focus_fields);
+	fopts.nfields = nitems(focus_fields);
+	sql = export_query(&fopts);
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK) {
+		xasprintf(cause, "export query: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	for (i = 0; i < FC_MAX; i++) {
+		fputs(focus_columns[i].name, out);
+		fputs(i + 1 < FC_MAX ? "," : "\r\n", out);
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (export_focus_row(out, st, cause) != 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		xasprintf(cause, "export query: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	if (fflush(out) != 0 || ferror(out)) {
+		xasprintf(cause, "write: %s", strerror(errno));
+		goto out;
+	}
+	rv = 0;
+
+out:
+	sqlite3_finalize(st);
+	return (rv);
+}
+
 static int
 export_exec(sqlite3 *db, const char *sql, char **cause)
 {
@@ -421,20 +689,70 @@ export_exec(sqlite3 *db, const char *sql, char **cause)
 	return (0);
 }
 
-int
-export_run(const struct export_opts *opts, FILE *out, char **cause)
+struct sqlite3 *
+export_open(const char * const *ledgers, size_t nledgers, int64_t from_ms,
+    int64_t to_ms, char **cause)
 {
 	sqlite3		*db = NULL;
 	sqlite3_stmt	*st_attach = NULL, *st_detach = NULL;
+	size_t		 i;
+	int		 ok = 0;
+
+	if (nledgers == 0) {
+		xasprintf(cause, "no ledger to read");
+		return (NULL);
+	}
+	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+		xasprintf(cause, "export: %s", db != NULL ?
+		    sqlite3_errmsg(db) : "cannot open memory database");
+		goto out;
+	}
+	if (sqlite3_create_function(db, "tg_day", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, export_day_fn, NULL, NULL) !=
+	    SQLITE_OK ||
+	    sqlite3_create_function(db, "tg_month", 1, SQLITE_UTF8 |
+	    SQLITE_DETERMINISTIC, NULL, export_month_fn, NULL, NULL) !=
+	    SQLITE_OK) {
+		xasprintf(cause, "export: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	if (export_exec(db, export_create_sql, cause) != 0)
+		goto out;
+	if (sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS l0", -1,
+	    &st_attach, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "DETACH DATABASE l0", -1, &st_detach,
+	    NULL) != SQLITE_OK) {
+		xasprintf(cause, "export: %s", sqlite3_errmsg(db));
+		goto out;
+	}
+	for (i = 0; i < nledgers; i++) {
+		if (export_load(db, st_attach, st_detach, ledgers[i],
+		    from_ms, to_ms, cause) != 0)
+			goto out;
+	}
+	ok = 1;
+
+out:
+	sqlite3_finalize(st_attach);
+	sqlite3_finalize(st_detach);
+	if (!ok) {
+		sqlite3_close(db);
+		db = NULL;
+	}
+	return (db);
+}
+
+int
+export_run(const struct export_opts *opts, FILE *out, char **cause)
+{
+	sqlite3		*db;
 	int64_t		 from_ms, to_ms;
-	int		 fy, fm, fd, ty, tm, td, rv = -1;
+	int		 fy, fm, fd, ty, tm, td, rv;
 	size_t		 i;
 
-	if (opts->format == EXPORT_FOCUS) {
-		xasprintf(cause, "focus export not implemented yet");
-		return (-1);
-	}
-	if (opts->format != EXPORT_CSV && opts->format != EXPORT_JSON) {
+	if (opts->format != EXPORT_CSV && opts->format != EXPORT_JSON &&
+	    opts->format != EXPORT_FOCUS) {
 		xasprintf(cause, "unknown export format");
 		return (-1);
 	}
@@ -473,40 +791,13 @@ export_run(const struct export_opts *opts, FILE *out, char **cause)
 	from_ms = util_local_midnight_ms(fy, fm, fd);
 	to_ms = util_local_midnight_ms(ty, tm, td + 1);	/* mktime rolls */
 
-	if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
-		xasprintf(cause, "export: %s", db != NULL ?
-		    sqlite3_errmsg(db) : "cannot open memory database");
-		goto out;
-	}
-	if (sqlite3_create_function(db, "tg_day", 1, SQLITE_UTF8 |
-	    SQLITE_DETERMINISTIC, NULL, export_day_fn, NULL, NULL) !=
-	    SQLITE_OK ||
-	    sqlite3_create_function(db, "tg_month", 1, SQLITE_UTF8 |
-	    SQLITE_DETERMINISTIC, NULL, export_month_fn, NULL, NULL) !=
-	    SQLITE_OK) {
-		xasprintf(cause, "export: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	if (export_exec(db, export_create_sql, cause) != 0)
-		goto out;
-	if (sqlite3_prepare_v2(db, "ATTACH DATABASE ?1 AS l0", -1,
-	    &st_attach, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "DETACH DATABASE l0", -1, &st_detach,
-	    NULL) != SQLITE_OK) {
-		xasprintf(cause, "export: %s", sqlite3_errmsg(db));
-		goto out;
-	}
-	for (i = 0; i < opts->nledgers; i++) {
-		if (export_load(db, st_attach, st_detach, opts->ledgers[i],
-		    from_ms, to_ms, cause) != 0)
-			goto out;
-	}
-	rv = export_write(db, opts, out, cause);
-
-out:
-	sqlite3_finalize(st_attach);
-	sqlite3_finalize(st_detach);
+	if ((db = export_open(opts->ledgers, opts->nledgers, from_ms, to_ms,
+	    cause)) == NULL)
+		return (-1);
+	if (opts->format == EXPORT_FOCUS)
+		rv = export_write_focus(db, out, cause);
+	else
+		rv = export_write(db, opts, out, cause);
 	sqlite3_close(db);
 	return (rv);
 }

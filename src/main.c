@@ -5,10 +5,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -18,6 +20,7 @@
 #include "cfg.h"
 #include "export.h"
 #include "log.h"
+#include "report.h"
 #include "server.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -30,7 +33,8 @@ static const char usage_text[] =
 "       tollgate keys new --app APP [-c FILE]\n"
 "       tollgate export [-c FILE] [--ledger PATH]... --from DATE --to DATE\n"
 "                       [--group-by FIELDS] [--format csv|json|focus]\n"
-"       tollgate report [-c FILE] --month YYYY-MM -o FILE.html\n"
+"       tollgate report [-c FILE] [--ledger PATH]... --month YYYY-MM\n"
+"                       -o FILE.html\n"
 "       tollgate reconcile [-c FILE] [--ledger PATH]...\n"
 "       tollgate --version | --help\n"
 "\n"
@@ -42,6 +46,9 @@ static const char usage_text[] =
 "              inclusive, in the configured time zone; FIELDS is a comma\n"
 "              list of day,month,team,cost_center,app,tier,provider,model\n"
 "              (default day,app,model)\n"
+"  report      the month's showback report (spend by team, app and model,\n"
+"              daily trend, budget burn-down, denied and estimated usage,\n"
+"              idle apps) as one self-contained HTML file\n"
 "  reconcile   rebuild the Redis counters of the open windows from the\n"
 "              ledgers (one per replica) and drop expired leases\n"
 "\n"
@@ -165,6 +172,59 @@ err:
 	fprintf(stderr, "tollgate export: %s\n", cause);
 	free(cause);
 out:
+	cfg_unref(cfg);
+	return (rc);
+}
+
+/*
+ * Write the showback report of a month to a temporary file beside output,
+ * renamed over it only when complete: a failed run leaves no half report.
+ */
+static int
+cmd_report(const char *path, const char *month, const char *output,
+    const char **ledgers, size_t nledgers)
+{
+	struct cfg	*cfg;
+	FILE		*f = NULL;
+	char		*cause = NULL, *tmp = NULL;
+	int		 rc = 1;
+
+	if ((cfg = load(path)) == NULL)
+		return (1);
+	if (util_set_timezone(cfg->timezone, &cause) == -1)
+		goto err;
+	if (nledgers == 0) {
+		ledgers[0] = cfg->ledger_path;
+		nledgers = 1;
+	}
+	xasprintf(&tmp, "%s.tmp", output);
+	if ((f = fopen(tmp, "w")) == NULL) {
+		xasprintf(&cause, "%s: %s", tmp, strerror(errno));
+		goto err;
+	}
+	if (report_write(cfg, ledgers, nledgers, month, f, &cause) == -1)
+		goto err;
+	if (fclose(f) != 0) {
+		f = NULL;
+		xasprintf(&cause, "%s: %s", tmp, strerror(errno));
+		goto err;
+	}
+	f = NULL;
+	if (rename(tmp, output) != 0) {
+		xasprintf(&cause, "%s: %s", output, strerror(errno));
+		goto err;
+	}
+	rc = 0;
+	goto out;
+err:
+	fprintf(stderr, "tollgate report: %s\n", cause);
+	free(cause);
+	if (f != NULL)
+		fclose(f);
+	if (tmp != NULL)
+		unlink(tmp);
+out:
+	free(tmp);
 	cfg_unref(cfg);
 	return (rc);
 }
@@ -294,6 +354,7 @@ main(int argc, char **argv)
 	struct export_opts	 eopts;
 	const char		*cfgpath = DEFAULT_CFG, *cmd = "serve";
 	const char		*app = NULL, *groupby = NULL, *sub = NULL;
+	const char		*month = NULL, *output = NULL;
 	const char		**ledgers;
 	size_t			 nledgers = 0;
 	int			 ch, rc;
@@ -347,7 +408,10 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'm':
+			month = optarg;
+			break;
 		case 'o':
+			output = optarg;
 			break;
 		case 'h':
 			usage(0);
@@ -383,9 +447,13 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "reconcile") == 0)
 		rc = cmd_reconcile(cfgpath, ledgers, nledgers);
 	else if (strcmp(cmd, "report") == 0) {
-		fprintf(stderr, "tollgate %s: not available in this version "
-		    "(%s)\n", cmd, PACKAGE_VERSION);
-		rc = 2;
+		if (month == NULL || output == NULL) {
+			fprintf(stderr, "tollgate report: --month YYYY-MM and "
+			    "-o FILE.html are required\n");
+			rc = 2;
+		} else
+			rc = cmd_report(cfgpath, month, output, ledgers,
+			    nledgers);
 	} else {
 		fprintf(stderr, "tollgate: unknown command \"%s\"\n", cmd);
 		usage(2);

@@ -31,6 +31,19 @@ nusd=$(sql 'SELECT sum(cost_nusd) FROM usage')
 csv_usd=$(tail -n +2 "$T/e.csv" | tr -d '\r' | awk -F, '{ split($11, a, "."); s += a[1] * 1000000 + a[2] } END { print s }')
 is "$csv_usd" "$(( (nusd + 500) / 1000 ))" "cost_usd adds up to the ledger's nano-dollars"
 
+# FOCUS: one row per day, team, cost_center, app, tier, provider, model;
+# BilledCost has 9 decimals, so it adds up to the ledger's nano-dollars.
+"$TOLLGATE" export -c "$T/tollgate.json" --from "$today" --to "$today" --format focus >"$T/f.csv"
+ok $? "focus export runs"
+like "$(head -n 1 "$T/f.csv" | tr -d '\r')" \
+    '^BilledCost,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargeCategory,ChargeClass,ChargeDescription,ChargeFrequency,ChargePeriodStart,ChargePeriodEnd,ConsumedQuantity,ConsumedUnit,ContractedCost,EffectiveCost,InvoiceIssuerName,ListCost,PricingCategory,PricingQuantity,PricingUnit,ProviderName,PublisherName,ResourceId,ResourceName,ServiceCategory,ServiceName,SkuId,Tags,x_' \
+    "FOCUS header"
+focus_nusd=$(tail -n +2 "$T/f.csv" | tr -d '\r' | awk -F, '{ split($1, a, "."); s += a[1] * 1000000000 + a[2] } END { printf "%.0f\n", s }')
+is "$focus_nusd" "$nusd" "focus BilledCost adds up to the ledger's nano-dollars"
+is "$(( (focus_nusd + 500) / 1000 ))" "$csv_usd" "focus BilledCost equals the CSV cost_usd total"
+is "$(tail -n +2 "$T/f.csv" | tr -d '\r' | awk -F, '{ s += $(NF - 7) } END { print s + 0 }')" \
+    "$(sql 'SELECT count(*) FROM usage')" "focus x_Requests add up"
+
 "$TOLLGATE" export -c "$T/tollgate.json" --from "$today" --to "$today" --group-by team,cost_center >"$T/t.csv"
 is "$(tail -n +2 "$T/t.csv" | tr -d '\r' | cut -d, -f1-3)" "e2e-team,CC-E2E,8" "group by team"
 "$TOLLGATE" export -c "$T/tollgate.json" --from "$today" --to "$today" --format json >"$T/e.json"

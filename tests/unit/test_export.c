@@ -19,6 +19,7 @@
 #include "export.h"
 #include "ledger.h"
 #include "log.h"
+#include "price.h"
 #include "util.h"
 #include "xmalloc.h"
 #include "../tap.h"
@@ -360,6 +361,142 @@ test_json(const char * const *ab)
 	free(cause);
 }
 
+#define FOCUS_HDR "BilledCost,BillingCurrency,BillingPeriodStart," \
+	"BillingPeriodEnd,ChargeCategory,ChargeClass,ChargeDescription," \
+	"ChargeFrequency,ChargePeriodStart,ChargePeriodEnd,ConsumedQuantity," \
+	"ConsumedUnit,ContractedCost,EffectiveCost,InvoiceIssuerName," \
+	"ListCost,PricingCategory,PricingQuantity,PricingUnit,ProviderName," \
+	"PublisherName,ResourceId,ResourceName,ServiceCategory,ServiceName," \
+	"SkuId,Tags,x_Requests,x_DeniedRequests,x_EstimatedRequests," \
+	"x_InputTokens,x_CachedInputTokens,x_CacheWriteTokens," \
+	"x_OutputTokens,x_ReasoningTokens\r\n"
+
+/* January in New York: local midnights are 05:00 UTC. */
+#define JAN_BILLING "2026-01-01T05:00:00Z,2026-02-01T05:00:00Z"
+
+/* The Tags JSON {"team":"fraud, \"core\"",...} quoted per RFC 4180. */
+#define FRAUD_TAGS "\"{\"\"team\"\":\"\"fraud, \\\"\"core\\\"\"\"\"," \
+	"\"\"cost_center\"\":\"\"CC-4410\"\",\"\"app\"\":\"\"invoice-bot\"\"," \
+	"\"\"tier\"\":\"\"pilot\"\"}\""
+#define SUPPORT_TAGS "\"{\"\"team\"\":\"\"support\"\"," \
+	"\"\"cost_center\"\":\"\"CC-1\\r\\n2\"\"," \
+	"\"\"app\"\":\"\"chat-helper\"\",\"\"tier\"\":\"\"production\"\"}\""
+
+/* Sum a column of decimal USD strings (no sign) as integer nano-USD. */
+static int64_t
+focus_sum_nusd(const char *csv)
+{
+	const char	*p;
+	int64_t		 sum = 0, whole, frac;
+	int		 digits;
+
+	p = strchr(csv, '\n');				/* skip the header */
+	while (p != NULL && p[1] != '\0') {
+		p++;
+		for (whole = 0; *p >= '0' && *p <= '9'; p++)
+			whole = whole * 10 + (*p - '0');
+		frac = 0;
+		digits = 0;
+		if (*p == '.') {
+			for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+				frac = frac * 10 + (*p - '0');
+		}
+		for (; digits < 9; digits++)
+			frac *= 10;
+		sum += whole * 1000000000 + frac;
+		p = strchr(p, '\n');
+	}
+	return (sum);
+}
+
+static void
+test_focus(const char * const *ab)
+{
+	static const char want[] = FOCUS_HDR
+	    /* a1 and a3: the 10th in New York, a3 already the 11th in UTC. */
+	    "0.003234567,USD," JAN_BILLING ",Usage,,"
+	    "gpt-4o-mini via openai for app invoice-bot,Usage-Based,"
+	    "2026-01-10T05:00:00Z,2026-01-11T05:00:00Z,450,Tokens,"
+	    "0.003234567,0.003234567,tollgate,0.003234567,Standard,450,"
+	    "Tokens,openai,openai,app/invoice-bot/model/gpt-4o-mini,"
+	    "invoice-bot,AI and Machine Learning,openai,gpt-4o-mini,"
+	    FRAUD_TAGS ",2,0,1,300,20,0,150,10\r\n"
+	    /* a4: denied, no model, no cost. */
+	    "0.000000000,USD," JAN_BILLING ",Usage,,"
+	    "requests without a model via openai for app invoice-bot,"
+	    "Usage-Based,2026-01-11T05:00:00Z,2026-01-12T05:00:00Z,0,Tokens,"
+	    "0.000000000,0.000000000,tollgate,0.000000000,Standard,0,Tokens,"
+	    "openai,openai,app/invoice-bot,invoice-bot,"
+	    "AI and Machine Learning,openai,," FRAUD_TAGS ",1,1,0,0,0,0,0,0\r\n"
+	    /* shared-1 once, b1, b2. */
+	    "0.000001500,USD," JAN_BILLING ",Usage,,"
+	    "claude-haiku-4-5 via anthropic for app chat-helper,Usage-Based,"
+	    "2026-01-11T05:00:00Z,2026-01-12T05:00:00Z,1217,Tokens,"
+	    "0.000001500,0.000001500,tollgate,0.000001500,Standard,1217,"
+	    "Tokens,anthropic,anthropic,app/chat-helper/model/"
+	    "claude-haiku-4-5,chat-helper,AI and Machine Learning,anthropic,"
+	    "claude-haiku-4-5," SUPPORT_TAGS ",3,0,0,1011,800,100,206,0\r\n";
+	static const struct {
+		const char	*from, *to;
+		int64_t		 nusd;
+	} sums[] = {
+		{ "2026-01-10", "2026-01-11", 1234567 + 2000000 + 500 + 999 +
+		  1 },
+		{ "2026-01-01", "2026-01-31", 7000000 + 1234567 + 2000000 +
+		  9000000 + 500 + 999 + 1 },
+		{ "2026-01-12", "2026-01-12", 9000000 },
+	};
+	char	*got, *csv, *cause = NULL, total[32], *p;
+	size_t	 i;
+	int	 n;
+
+	/* --group-by does not change a FOCUS export. */
+	got = run(ab, 2, "2026-01-10", "2026-01-11", "app", EXPORT_FOCUS,
+	    &cause);
+	if (got == NULL)
+		printf("# %s\n", cause);
+	is_str(got, want, "focus rows");
+	free(got);
+
+	got = run(ab, 2, "2025-06-01", "2025-06-30", NULL, EXPORT_FOCUS,
+	    &cause);
+	is_str(got, FOCUS_HDR, "focus empty range is the header alone");
+	free(got);
+
+	/* BilledCost adds up to the ledger, and to the CSV's cost_usd. */
+	for (i = 0; i < nitems(sums); i++) {
+		got = run(ab, 2, sums[i].from, sums[i].to, NULL,
+		    EXPORT_FOCUS, &cause);
+		csv = run(ab, 2, sums[i].from, sums[i].to, "month",
+		    EXPORT_CSV, &cause);
+		if (got == NULL || csv == NULL) {
+			ok(0, "focus sum %s..%s: %s", sums[i].from,
+			    sums[i].to, cause);
+			ok(0, "focus sum %s..%s equals the CSV total",
+			    sums[i].from, sums[i].to);
+		} else {
+			is_int(focus_sum_nusd(got), sums[i].nusd,
+			    "focus BilledCost %s..%s adds up to the ledger",
+			    sums[i].from, sums[i].to);
+			/*
+			 * One month, so the CSV has one row:
+			 * month,<7 counts>,cost_usd,estimated_requests.
+			 */
+			price_format_usd(focus_sum_nusd(got), 6, total);
+			p = strstr(csv, "\r\n");
+			for (n = 0; p != NULL && n < 8; n++)
+				p = strchr(p + 1, ',');
+			ok(p != NULL && strncmp(p + 1, total,
+			    strlen(total)) == 0 && p[1 + strlen(total)] == ',',
+			    "focus BilledCost %s..%s equals the CSV cost_usd "
+			    "%s", sums[i].from, sums[i].to, total);
+		}
+		free(got);
+		free(csv);
+	}
+	free(cause);
+}
+
 static void
 test_errors(const char * const *ab, const char *dir)
 {
@@ -384,8 +521,10 @@ test_errors(const char * const *ab, const char *dir)
 		  "bad to date \"2026-1-2\"" },
 		{ "no from", 0, NULL, "2026-01-02", EXPORT_CSV,
 		  "bad from date" },
-		{ "focus", 0, "2026-01-10", "2026-01-11", EXPORT_FOCUS,
-		  "focus export not implemented yet" },
+		{ "focus from after to", 0, "2026-01-12", "2026-01-11",
+		  EXPORT_FOCUS, "from date 2026-01-12 is after to date" },
+		{ "focus missing ledger", 1, "2026-01-10", "2026-01-11",
+		  EXPORT_FOCUS, "cannot open ledger " },
 	};
 	const char	*ledgers[2], *bad[4];
 	char		*missing, *text, *empty, *got, *cause;
@@ -519,6 +658,7 @@ main(void)
 	test_fields();
 	test_csv(ab);
 	test_json(ab);
+	test_focus(ab);
 	test_errors(ab, dir);
 	test_live(dir);
 
