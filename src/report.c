@@ -628,6 +628,19 @@ section_open(FILE *out, const char *id, const char *title, size_t n)
 	return (0);
 }
 
+/* A table row's first cells: <tr data-attr="key"><td>key</td><td>key2</td>. */
+static void
+row_lead(FILE *out, const char *attr, const struct rrow *row)
+{
+	fprintf(out, "<tr data-%s=\"", attr);
+	report_esc(out, row->key);
+	fputs("\"><td>", out);
+	report_esc(out, row->key);
+	fputs("</td><td>", out);
+	report_esc(out, row->key2);
+	fputs("</td>", out);
+}
+
 /* Spend bars of the first n rows: label key, sub-label key2. */
 static void
 rows_hbar(FILE *out, const struct rrows *rs, size_t n, const char *what)
@@ -666,13 +679,7 @@ report_teams(struct report *r, const struct rrows *rs, int64_t total)
 	    "<th class=\"n\">Spend (USD)</th><th class=\"n\">Share</th>"
 	    "</tr>\n", out);
 	for (i = 0; i < rs->n; i++) {
-		fputs("<tr data-team=\"", out);
-		report_esc(out, rs->v[i].key);
-		fputs("\"><td>", out);
-		report_esc(out, rs->v[i].key);
-		fputs("</td><td>", out);
-		report_esc(out, rs->v[i].key2);
-		fputs("</td>", out);
+		row_lead(out, "team", &rs->v[i]);
 		report_td_int(out, rs->v[i].requests);
 		report_td_int(out, rs->v[i].input + rs->v[i].output);
 		report_td_usd(out, rs->v[i].cost);
@@ -734,13 +741,7 @@ report_models(struct report *r, const struct rrows *rs, int64_t total)
 	    "<th class=\"n\">Output tokens</th><th class=\"n\">Spend (USD)"
 	    "</th><th class=\"n\">Share</th></tr>\n", out);
 	for (i = 0; i < rs->n; i++) {
-		fputs("<tr data-model=\"", out);
-		report_esc(out, rs->v[i].key);
-		fputs("\"><td>", out);
-		report_esc(out, rs->v[i].key);
-		fputs("</td><td>", out);
-		report_esc(out, rs->v[i].key2);
-		fputs("</td>", out);
+		row_lead(out, "model", &rs->v[i]);
 		report_td_int(out, rs->v[i].requests);
 		report_td_int(out, rs->v[i].input);
 		report_td_int(out, rs->v[i].output);
