@@ -58,7 +58,13 @@ done
 wait $cpids
 is "$(cat "$T"/ten/c* | grep -c '^200$')" 10 "two processes, one Redis: exactly 10 of 300 served"
 is "$(cat "$T"/ten/c* | grep -c '^429$')" 290 "the rest refused"
+# Each replica's writer commits on its own; wait for both ledgers.
 wait_rows 150 || true
+i=0
+while [ "$(sqlite3 "$T/ledger2.db" 'SELECT count(*) FROM usage' 2>/dev/null)" != 150 ] && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 a=$(sql "SELECT count(*) FROM usage WHERE outcome = 'ok'")
 b=$(sqlite3 "$T/ledger2.db" "SELECT count(*) FROM usage WHERE outcome = 'ok'")
 is "$((a + b))" 10 "the two ledgers hold 10 served requests together"
@@ -92,7 +98,10 @@ counters 250 deny
 tg_config ", $COUNTERS"
 budgets
 tg_start
+is "$(admin /readyz -o /dev/null -w '%{http_code}')" 200 "/readyz while Redis answers"
 kill -STOP "$REDIS_PID"
+is "$(admin /readyz -o "$T/ready" -w '%{http_code}')" 503 "/readyz says 503 while Redis is away"
+like "$(cat "$T/ready")" '"code":"counters_unavailable"' "and why"
 t0=$(date +%s%N)
 code=$(call "$TG_URL" burstxxx '{"model":"gpt-4o-mini","messages":[]}' -o "$T/b503" -w '%{http_code}')
 t1=$(date +%s%N)
