@@ -132,6 +132,9 @@ struct cfg_provider {
 	int			 connect_timeout_ms;
 	int			 first_byte_timeout_ms;
 	int			 idle_timeout_ms;
+	int			 eject_after;	/* consecutive failures that
+						   eject an endpoint */
+	int			 eject_ms;	/* and for how long */
 };
 
 struct cfg_model {

@@ -1420,7 +1420,8 @@ static const char *const cfg_admin_keys[] = {
 };
 static const char *const cfg_provider_keys[] = {
 	"api", "base_url", "endpoints", "key_env", "ca_file",
-	"connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms", NULL
+	"connect_timeout_ms", "first_byte_timeout_ms", "idle_timeout_ms",
+	"eject_after", "eject_ms", NULL
 };
 static const char *const cfg_api_names[] = {
 	"openai", "anthropic", NULL
@@ -1536,6 +1537,8 @@ cfg_parse_provider(struct cfg_ctx *ctx, struct cfg_file *f, const char *ptr,
 	p->connect_timeout_ms = 5000;
 	p->first_byte_timeout_ms = 120000;
 	p->idle_timeout_ms = 60000;
+	p->eject_after = 5;
+	p->eject_ms = 30000;
 	if (!json_is_object(v)) {
 		cfg_error(ctx, f, ptr, 0, "provider \"%s\": expected an "
 		    "object, got %s", p->name, cfg_type_name(v));
@@ -1598,6 +1601,11 @@ cfg_parse_provider(struct cfg_ctx *ctx, struct cfg_file *f, const char *ptr,
 	if (cfg_get_int(ctx, f, ptr, v, "idle_timeout_ms", 0, 1, 3600000,
 	    &n) == 1)
 		p->idle_timeout_ms = (int)n;
+	if (cfg_get_int(ctx, f, ptr, v, "eject_after", 0, 1, 1000, &n) == 1)
+		p->eject_after = (int)n;
+	if (cfg_get_int(ctx, f, ptr, v, "eject_ms", 0, 100, 3600000,
+	    &n) == 1)
+		p->eject_ms = (int)n;
 }
 
 static int

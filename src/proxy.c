@@ -42,6 +42,7 @@
 #include "auth.h"
 #include "budget.h"
 #include "cfg.h"
+#include "health.h"
 #include "httpresp.h"
 #include "ledger.h"
 #include "log.h"
@@ -145,6 +146,15 @@ struct proxy_req {
 	int			 fallback;	/* leased on the fallback store */
 
 	const struct cfg_endpoint *ep;
+	size_t			 epi;		/* ep's index in its provider */
+	uint32_t		 tried;		/* endpoints tried, a bit each */
+	const struct cfg_model	*primary;	/* the model before fallbacks */
+	size_t			 next_fallback;	/* in primary->fallback */
+	int			 falling_back;	/* reserving for a fallback */
+	const char		*first_reason;	/* the first failure, for the */
+	enum upstream_error	 first_err;	/* metrics and the client */
+	int			 first_status;
+	struct evbuffer		*first_answer;
 	struct upstream_req	*up;
 	int			 attempts;
 	int			 status;	/* sent to the client */
@@ -165,6 +175,12 @@ struct proxy_req {
 
 static void	proxy_finish(struct proxy_req *, enum ledger_outcome);
 static void	stream_cut(struct proxy_req *);
+static void	attempt_failed(struct proxy_req *, enum upstream_error,
+		    const char *);
+static void	give_up(struct proxy_req *, enum upstream_error);
+static void	release(struct proxy_req *);
+static void	admit_reserve(struct proxy_req *);
+static void	proxy_send(struct proxy_req *);
 static void	count_budget(const struct proxy_req *);
 
 /*
@@ -611,6 +627,10 @@ up_headers_cb(struct upstream_req *up, struct httpresp *r, void *arg)
 	p->upstream_status = httpresp_status(r);
 	out = evhttp_request_get_output_headers(p->req);
 	ct = httpresp_header(r, "Content-Type");
+	evhttp_remove_header(out, "x-upstream-request-id");
+	evhttp_remove_header(out, "Content-Type");
+	evhttp_remove_header(out, "x-tollgate-model");
+	evhttp_add_header(out, "x-tollgate-model", p->model->name);
 	if ((rid = httpresp_header(r, "x-request-id")) != NULL &&
 	    header_value_ok(rid) && strlen(rid) < 256)
 		evhttp_add_header(out, "x-upstream-request-id", rid);
@@ -628,9 +648,11 @@ up_headers_cb(struct upstream_req *up, struct httpresp *r, void *arg)
 		metrics_add(M_ACTIVE_STREAMS, 1, NULL, NULL, NULL);
 		return (0);
 	}
-	p->stream = 0;		/* an error or a plain answer: collect it */
+	/* An error or a plain answer: collect it. */
 	if (ct != NULL && header_value_ok(ct))
 		evhttp_add_header(out, "Content-Type", ct);
+	if (p->answer != NULL)
+		evbuffer_free(p->answer);
 	p->answer = evbuffer_new();
 	return (0);
 }
@@ -704,6 +726,100 @@ stream_cut(struct proxy_req *p)
 	proxy_finish(p, OUTCOME_CUT_AT_BUDGET);
 }
 
+/*
+ * No other attempt: the client gets the first failure, the provider's own
+ * answer when it gave one (429, 5xx), else tollgate's 502 or 504.
+ */
+static void
+give_up(struct proxy_req *p, enum upstream_error err)
+{
+	int	timeout;
+
+	if (p->first_answer != NULL || p->answer != NULL) {
+		struct evbuffer	*b = p->first_answer != NULL ?
+		    p->first_answer : p->answer;
+		int		 st = p->first_answer != NULL ?
+		    p->first_status : p->upstream_status;
+
+		evhttp_remove_header(evhttp_request_get_output_headers(p->req),
+		    "Content-Type");
+		evhttp_add_header(evhttp_request_get_output_headers(p->req),
+		    "Content-Type", "application/json");
+		reply_send(p, st, NULL, b);
+		proxy_finish(p, OUTCOME_UPSTREAM_ERROR);
+		return;
+	}
+	if (p->first_err != UPSTREAM_OK)
+		err = p->first_err;
+	timeout = err == UPSTREAM_ETIMEOUT_CONNECT ||
+	    err == UPSTREAM_ETIMEOUT_FIRSTBYTE || err == UPSTREAM_ETIMEOUT_IDLE;
+	proxy_error(p, timeout ? ERR_UPSTREAM_TIMEOUT : ERR_UPSTREAM_ERROR,
+	    upstream_error_text(err), NULL);
+	proxy_finish(p, timeout ? OUTCOME_TIMEOUT : OUTCOME_UPSTREAM_ERROR);
+}
+
+/*
+ * Before any byte reached the client, an attempt failed in a way that
+ * proves the provider produced nothing (connect failure, 429, 5xx): try
+ * the provider's next endpoint, then the primary model's fallbacks (same
+ * API, allowed for the app, affordable: the lease moves to the fallback's
+ * price first).  Else the first failure goes to the client.
+ */
+static void
+attempt_failed(struct proxy_req *p, enum upstream_error err,
+    const char *reason)
+{
+	const struct cfg_provider	*prov = p->model->provider;
+	const struct cfg_model		*m;
+	const char			*name;
+
+	if (p->first_reason == NULL) {
+		/* Keep the first failure for the client. */
+		p->first_reason = reason;
+		p->first_err = err;
+		p->first_status = p->upstream_status;
+		p->first_answer = p->answer;
+		p->answer = NULL;
+	}
+	if (p->answer != NULL) {
+		evbuffer_free(p->answer);
+		p->answer = NULL;
+	}
+	p->upstream_status = 0;
+	if (health_pick(prov, p->tried, util_now_ms()) < prov->nendpoints) {
+		proxy_send(p);
+		return;
+	}
+	while (p->next_fallback < p->primary->nfallback) {
+		name = p->primary->fallback[p->next_fallback++];
+		if ((m = cfg_find_model(p->cfg, name)) == NULL ||
+		    m->provider->api != p->route->api ||
+		    m->provider->key == NULL || !policy_allowed(p->app, name))
+			continue;
+		log_info("request %s: %s failed (%s); falling back to %s",
+		    p->id, p->model->name, p->first_reason, m->name);
+		metrics_add(M_FALLBACKS, 1, p->model->name, m->name,
+		    p->first_reason);
+		p->model = m;
+		p->tried = 0;
+		json_object_set_new(p->body, "model", json_string(m->name));
+		p->rewrite = 1;
+		if (p->plan == NULL) {
+			proxy_send(p);
+			return;
+		}
+		/* Move the lease: release it, then reserve at m's price. */
+		if (p->leased)
+			release(p);
+		p->plan->lease_id[0] = "ghijklmnopqrstuv"[p->next_fallback %
+		    16];
+		p->falling_back = 1;
+		admit_reserve(p);
+		return;
+	}
+	give_up(p, err);
+}
+
 static void
 up_done_cb(struct upstream_req *up, enum upstream_error err, void *arg)
 {
@@ -739,18 +855,30 @@ up_done_cb(struct upstream_req *up, enum upstream_error err, void *arg)
 		return;
 	}
 	if (err != UPSTREAM_OK) {
-		int	timeout = err == UPSTREAM_ETIMEOUT_CONNECT ||
-		    err == UPSTREAM_ETIMEOUT_FIRSTBYTE ||
-		    err == UPSTREAM_ETIMEOUT_IDLE;
-
-		log_warn("request %s: provider %s: %s", p->id,
-		    p->model->provider->name, upstream_error_text(err));
-		proxy_error(p, timeout ? ERR_UPSTREAM_TIMEOUT :
-		    ERR_UPSTREAM_ERROR, upstream_error_text(err), NULL);
-		proxy_finish(p, timeout ? OUTCOME_TIMEOUT :
-		    OUTCOME_UPSTREAM_ERROR);
+		log_warn("request %s: provider %s (%s): %s", p->id,
+		    p->model->provider->name, p->ep->url,
+		    upstream_error_text(err));
+		health_report(p->model->provider, p->epi, 0, util_now_ms());
+		/*
+		 * Only a failed connect proves the provider never saw the
+		 * request; anything later may have produced (and cost)
+		 * output, so it is never tried again.
+		 */
+		if (err == UPSTREAM_ECONNECT || err == UPSTREAM_ETIMEOUT_CONNECT)
+			attempt_failed(p, err, "connect");
+		else
+			give_up(p, err);
 		return;
 	}
+	if (p->upstream_status >= 500 || p->upstream_status == 429) {
+		if (p->upstream_status >= 500)
+			health_report(p->model->provider, p->epi, 0,
+			    util_now_ms());
+		attempt_failed(p, UPSTREAM_OK, p->upstream_status == 429 ?
+		    "429" : "5xx");
+		return;
+	}
+	health_report(p->model->provider, p->epi, 1, util_now_ms());
 	/* A whole answer: meter it, then relay it as it came. */
 	if (p->upstream_status >= 200 && p->upstream_status < 300) {
 		const char	*b = (const char *)evbuffer_pullup(p->answer,
@@ -809,9 +937,6 @@ cap_field(const struct proxy_req *p, json_t *body)
 		return (NULL);
 	}
 }
-
-static void	admit_reserve(struct proxy_req *);
-static void	proxy_send(struct proxy_req *);
 
 /* Worst case of the request at output cap out (see DESIGN.md 8.1). */
 static void
@@ -934,6 +1059,10 @@ reserve_cb(enum budget_result res, struct budget_plan *plan, void *arg)
 		    "budget counters are unavailable; try again shortly");
 		return;
 	case BUDGET_DENIED:
+		if (p->falling_back) {
+			attempt_failed(p, UPSTREAM_OK, "budget");
+			return;
+		}
 		break;
 	}
 	/*
@@ -1126,6 +1255,7 @@ proxy_forward(struct proxy_req *p)
 		return;
 	}
 	p->model = model;
+	p->primary = model;
 	if (model->provider->api != p->route->api) {
 		proxy_deny(p, ERR_INVALID_REQUEST, p->route->api == API_ANTHROPIC ?
 		    "this model is not served through the Anthropic Messages "
@@ -1196,8 +1326,10 @@ proxy_send(struct proxy_req *p)
 		evbuffer_add(body, s, strlen(s));
 		free(s);
 	} else {
+		/* A copy: another attempt may need the bytes again. */
 		in = evhttp_request_get_input_buffer(p->req);
-		evbuffer_add_buffer(body, in);
+		evbuffer_add(body, evbuffer_pullup(in, -1),
+		    evbuffer_get_length(in));
 	}
 	/*
 	 * The client connection's timeout was the header timeout; an answer
@@ -1208,10 +1340,14 @@ proxy_send(struct proxy_req *p)
 	wait_s = (prov->first_byte_timeout_ms > prov->idle_timeout_ms ?
 	    prov->first_byte_timeout_ms : prov->idle_timeout_ms) / 1000 + 30;
 	evhttp_connection_set_timeout(p->evcon, wait_s);
-	p->ep = &p->model->provider->endpoints[0];
+	p->epi = health_pick(prov, p->tried, util_now_ms());
+	if (p->epi >= prov->nendpoints)
+		p->epi = 0;
+	p->tried |= 1U << (p->epi < 32 ? p->epi : 31);
+	p->ep = &prov->endpoints[p->epi];
 	head = evbuffer_new();
 	build_head(p, head, evbuffer_get_length(body));
-	p->attempts = 1;
+	p->attempts++;
 	p->up = upstream_send(p->w->pool, p->model->provider, p->ep, head,
 	    body, &proxy_up_cbs, p);
 	evbuffer_free(head);
@@ -1444,6 +1580,21 @@ count_budget(const struct proxy_req *p)
 	}
 }
 
+/* Give the lease back unused (the attempt it paid for never ran). */
+static void
+release(struct proxy_req *p)
+{
+	const struct budget_store_ops	*ops, *fb;
+
+	memset(&p->plan->actual, 0, sizeof p->plan->actual);
+	ops = server_budget(&fb);
+	if (p->fallback)
+		fb->settle(p->w->fallback_bctx, p->plan);
+	else
+		ops->settle(p->w->bctx, p->plan);
+	p->leased = 0;
+}
+
 /* Replace the lease by what the request actually cost (once). */
 static void
 settle(struct proxy_req *p, const struct ledger_row *row)
@@ -1550,6 +1701,8 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 	json_decref(p->body);
 	if (p->answer != NULL)
 		evbuffer_free(p->answer);
+	if (p->first_answer != NULL)
+		evbuffer_free(p->first_answer);
 	if (p->out != NULL)
 		evbuffer_free(p->out);
 	free(p->model_requested);

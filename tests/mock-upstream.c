@@ -14,7 +14,8 @@
  * Content-Length.  With --expect-key, OpenAI routes want
  * "Authorization: Bearer KEY" and /v1/messages "x-api-key: KEY", else 401.
  * GET /mock/stats reports what was asked and answered; POST /mock/reset
- * zeroes it.  /mock/ requests are not counted.
+ * zeroes it; POST /mock/config sets new defaults from a control object
+ * (e.g. {"status": 503} to fail everything, {"status": 0} to stop).  /mock/ requests are not counted.
  *
  * Tokens are deterministic: input = ceil(request body bytes / 4); output =
  * 2 per content delta ("tok0 ", "tok1 ", ...), plus reasoning; cached,
@@ -39,6 +40,7 @@
  *	    "reasoning"}	report these numbers instead
  *	"garbage": true		non-JSON body, or one broken SSE event after
  *				the first delta
+ *	"status_models": [..]	"status" applies only to these models
  *	"fixed_id": true	id and timestamp the same for every answer,
  *				so two answers can be compared byte by byte
  *	"fixture": "D/NAME"	answer with the bytes of the recorded answer
@@ -1032,6 +1034,21 @@ mock_admin(struct evhttp_request *req, const char *path)
 	    evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
 		stats_reset();
 		send_json(req, 200, json_pack("{s:b}", "ok", 1));
+	} else if (strcmp(path, "/mock/config") == 0 &&
+	    evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
+		struct evbuffer	*in = evhttp_request_get_input_buffer(req);
+		json_t		*cfg;		/* new */
+
+		/* New defaults for every later request, e.g. a fault. */
+		cfg = json_loadb((const char *)evbuffer_pullup(in, -1),
+		    evbuffer_get_length(in), 0, NULL);
+		if (cfg != NULL && json_is_integer(json_object_get(cfg,
+		    "status")))
+			defaults.status = json_integer_value(json_object_get(
+			    cfg, "status"));
+		ctl_parse(cfg, &defaults);
+		json_decref(cfg);
+		send_json(req, 200, json_pack("{s:b}", "ok", 1));
 	} else
 		send_json(req, 404, json_pack("{s:s}", "error", "not found"));
 }
@@ -1290,6 +1307,23 @@ request_cb(struct evhttp_request *req, void *arg)
 	a->path = r->path;
 	a->ctl = defaults;
 	ctl_parse(json_object_get(root, "mock"), &a->ctl);
+	/* "status_models": the status applies to those models only. */
+	{
+		json_t	*sm = json_object_get(json_object_get(root, "mock"),
+		    "status_models");			/* borrowed */
+		size_t	 k;
+		int	 hit = 0;
+
+		if (json_is_array(sm)) {
+			for (k = 0; k < json_array_size(sm); k++)
+				hit |= json_is_string(json_array_get(sm, k)) &&
+				    json_is_string(model) &&
+				    strcmp(json_string_value(json_array_get(sm,
+				    k)), json_string_value(model)) == 0;
+			if (!hit)
+				a->ctl.status = 0;
+		}
+	}
 	a->stream = a->api != API_EMBEDDINGS &&
 	    json_is_true(json_object_get(root, "stream"));
 	a->include_usage = json_is_true(json_object_get(json_object_get(root,

@@ -30,3 +30,9 @@ TG_METRIC(STORE_ERRORS, "tollgate_counter_store_errors_total", "counter",
     "Counter store steps that failed (Redis unreachable, timeouts).", "")
 TG_METRIC(RELOADS, "tollgate_config_reloads_total", "counter",
     "Configuration reloads, by result.", "result")
+TG_METRIC(UPSTREAM_HEALTH, "tollgate_upstream_health", "gauge",
+    "Provider endpoints: 1 in service, 0 ejected after failures.",
+    "provider,endpoint")
+TG_METRIC(FALLBACKS, "tollgate_fallbacks_total", "counter",
+    "Requests moved to a fallback model, by models and reason.",
+    "from,to,reason")
