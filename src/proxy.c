@@ -1580,13 +1580,12 @@ count_budget(const struct proxy_req *p)
 	}
 }
 
-/* Give the lease back unused (the attempt it paid for never ran). */
+/* Settle the lease at plan->actual on the store that holds it. */
 static void
-release(struct proxy_req *p)
+lease_settle(struct proxy_req *p)
 {
 	const struct budget_store_ops	*ops, *fb;
 
-	memset(&p->plan->actual, 0, sizeof p->plan->actual);
 	ops = server_budget(&fb);
 	if (p->fallback)
 		fb->settle(p->w->fallback_bctx, p->plan);
@@ -1595,22 +1594,23 @@ release(struct proxy_req *p)
 	p->leased = 0;
 }
 
+/* Give the lease back unused (the attempt it paid for never ran). */
+static void
+release(struct proxy_req *p)
+{
+	memset(&p->plan->actual, 0, sizeof p->plan->actual);
+	lease_settle(p);
+}
+
 /* Replace the lease by what the request actually cost (once). */
 static void
 settle(struct proxy_req *p, const struct ledger_row *row)
 {
-	const struct budget_store_ops	*ops, *fb;
-
 	p->plan->actual.v[UNIT_USD] = row->cost_nusd;
 	p->plan->actual.v[UNIT_TOKENS] = row->input_tokens +
 	    row->output_tokens;
 	p->plan->actual.v[UNIT_REQUESTS] = 1;
-	ops = server_budget(&fb);
-	if (p->fallback)
-		fb->settle(p->w->fallback_bctx, p->plan);
-	else
-		ops->settle(p->w->bctx, p->plan);
-	p->leased = 0;
+	lease_settle(p);
 	alert_check(p->cfg, p->app, p->plan, p->w->pool);
 }
 
