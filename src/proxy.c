@@ -151,6 +151,7 @@ struct proxy_req {
 	const struct cfg_model	*primary;	/* the model before fallbacks */
 	size_t			 next_fallback;	/* in primary->fallback */
 	int			 falling_back;	/* reserving for a fallback */
+	const char		*model_reason;	/* why the model failed */
 	const char		*first_reason;	/* the first failure, for the */
 	enum upstream_error	 first_err;	/* metrics and the client */
 	int			 first_status;
@@ -773,6 +774,12 @@ attempt_failed(struct proxy_req *p, enum upstream_error err,
 	const struct cfg_model		*m;
 	const char			*name;
 
+	/*
+	 * Why the model is left: what its provider answered (429, 5xx)
+	 * rather than an endpoint that did not connect.
+	 */
+	if (p->model_reason == NULL || strcmp(p->model_reason, "connect") == 0)
+		p->model_reason = reason;
 	if (p->first_reason == NULL) {
 		/* Keep the first failure for the client. */
 		p->first_reason = reason;
@@ -797,9 +804,10 @@ attempt_failed(struct proxy_req *p, enum upstream_error err,
 		    m->provider->key == NULL || !policy_allowed(p->app, name))
 			continue;
 		log_info("request %s: %s failed (%s); falling back to %s",
-		    p->id, p->model->name, p->first_reason, m->name);
+		    p->id, p->model->name, p->model_reason, m->name);
 		metrics_add(M_FALLBACKS, 1, p->model->name, m->name,
-		    p->first_reason);
+		    p->model_reason);
+		p->model_reason = NULL;
 		p->model = m;
 		p->tried = 0;
 		json_object_set_new(p->body, "model", json_string(m->name));
