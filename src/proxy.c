@@ -780,10 +780,15 @@ attempt_failed(struct proxy_req *p, enum upstream_error err,
 	 */
 	if (p->model_reason == NULL || strcmp(p->model_reason, "connect") == 0)
 		p->model_reason = reason;
+	/*
+	 * Keep the first failure for the client: the first answer a provider
+	 * gave (429, 5xx), else the first transport error.
+	 */
 	if (p->first_reason == NULL) {
-		/* Keep the first failure for the client. */
 		p->first_reason = reason;
 		p->first_err = err;
+	}
+	if (p->first_answer == NULL && p->answer != NULL) {
 		p->first_status = p->upstream_status;
 		p->first_answer = p->answer;
 		p->answer = NULL;
