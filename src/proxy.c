@@ -1073,6 +1073,8 @@ reserve_cb(enum budget_result res, struct budget_plan *plan, void *arg)
 		return;
 	case BUDGET_DENIED:
 		if (p->falling_back) {
+			/* Not affordable: the next fallback, not an endpoint. */
+			p->tried = UINT32_MAX;
 			attempt_failed(p, UPSTREAM_OK, "budget");
 			return;
 		}

@@ -19,7 +19,7 @@ cat >"$T/models.json" <<JSON
   "models": {
     "gpt-4o": {"provider": "mock", "fallback": ["gpt-4.1", "gpt-4o-mini"],
                "usd_per_mtok": {"input": 2.50, "output": 10.00}},
-    "gpt-4.1": {"provider": "mock", "usd_per_mtok": {"input": 2.00, "output": 8.00}},
+    "gpt-4.1": {"provider": "mock", "usd_per_mtok": {"input": 50.00, "output": 80.00}},
     "gpt-4o-mini": {"provider": "mock", "usd_per_mtok": {"input": 0.15, "output": 0.60}},
     "text-embedding-3-small": {"provider": "mock", "usd_per_mtok": {"input": 0.02}},
     "claude-haiku-4-5": {"provider": "mock-anthropic", "usd_per_mtok": {"input": 1.00, "output": 5.00}}
@@ -32,7 +32,9 @@ cat >"$T/budgets/e2e.json" <<JSON
   "apps": {
     "e2e-app": {"keys": [{"id": "e2ekey01", "hmac": "$(hmac "$APP_SECRET")"}],
                 "limits": [{"usd": 0.05, "per": "day"}],
-                "models": {"allow": ["gpt-4o", "gpt-4o-mini"]}}
+                "models": {"allow": ["gpt-4o", "gpt-4o-mini"]}},
+    "poor": {"keys": [{"id": "poorxxxx", "hmac": "$(hmac "$APP_SECRET")"}],
+             "limits": [{"usd": 0.01, "per": "day"}]}
   }
 }
 JSON
@@ -67,6 +69,18 @@ b=$(admin /admin/apps/e2e-app/budget)
 spent=$(sql "SELECT sum(cost_nusd) FROM usage")
 like "$b" "\"unit\":\"usd\",\"per\":\"day\",\"limit\":0.05,\"used\":$(awk "BEGIN { printf \"%.7g\", $spent / 1e9 }"),\"leased\":0" \
     "the budget holds exactly what the ledger has, no lease left behind"
+
+# For "poor", gpt-4.1 is allowed but its worst case (this 250-byte body
+# at 50 and 80 USD/Mtok) costs more than the day's 0.01 USD: the next
+# fallback serves.
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer tg_poorxxxx_$APP_SECRET" \
+    -H 'Content-Type: application/json' \
+    --data-binary '{"model":"gpt-4o","max_tokens":10,"messages":[{"role":"user","content":"padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding padding"}],"mock":{"status":503,"status_models":["gpt-4o"]}}' \
+    "$TG_URL/v1/chat/completions")
+is "$code" 200 "an unaffordable fallback is skipped"
+sleep 0.3
+is "$(sql "SELECT model_requested || '>' || model FROM usage WHERE app = 'poor'")" "gpt-4o>gpt-4o-mini" "served by the next, affordable fallback"
+like "$(admin /admin/apps/poor/budget)" '"leased":0' "no lease left from the skipped fallback"
 
 # Every candidate fails: the client gets the provider's first answer.
 code=$(chat '{"model":"gpt-4o","messages":[],"mock":{"status":503}}' -o "$T/all" -w '%{http_code}')
