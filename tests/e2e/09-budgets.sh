@@ -10,6 +10,7 @@ mock_start
 tg_config ", \"alerts\": {\"webhook\": \"$MOCK_URL/hook?from=tollgate\"}"
 key() { printf 'tg_%s_%s' "$1" "$2"; }
 SEC=BudgetSecretBudgetSecretBudgetSecret00
+SECRETS_EXTRA=$SEC
 cat >"$T/budgets/e2e.json" <<JSON
 {
   "team": "e2e-team",

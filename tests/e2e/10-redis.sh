@@ -9,6 +9,7 @@ e2e_init redis
 redis_start
 mock_start
 SEC=RedisSecretRedisSecretRedisSecret00
+SECRETS_EXTRA=$SEC
 # A generous timeout while 300 requests load one Redis on a small, shared
 # machine; the outage checks below use 250 ms.
 counters() {

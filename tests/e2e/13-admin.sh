@@ -7,6 +7,7 @@ e2e_init admin
 mock_start
 tg_config
 SEC=AdminSecretAdminSecretAdminSecret000
+SECRETS_EXTRA=$SEC
 cat >"$T/budgets/e2e.json" <<JSON
 {
   "team": "e2e-team",

@@ -7,6 +7,7 @@ e2e_init report
 mock_start
 tg_config ', "tiers": {"pilot": {"limits": [{"usd": 0.5, "per": "month"}]}, "production": {}}'
 SEC=ReportSecretReportSecretReportSecret00
+SECRETS_EXTRA=$SEC
 # Free-text fields carry HTML metacharacters: the report must escape them.
 cat >"$T/budgets/e2e.json" <<JSON
 {

@@ -85,6 +85,13 @@ like() {
 }
 
 e2e_done() {
+	# Secrets never leave tollgate: no app secret, provider key or admin
+	# token in its logs or its ledgers (WAL files included), whatever the
+	# test did.
+	leaks=$(grep -l -a -e "$APP_SECRET" -e "$OTHER_SECRET" \
+	    -e "$PROVIDER_KEY" -e "$ADMIN_TOKEN" ${SECRETS_EXTRA:+-e "$SECRETS_EXTRA"} \
+	    "$T"/tollgate*.log "$T"/*.db "$T"/*.db-wal 2>/dev/null)
+	is "${leaks:-none}" none "no key material in tollgate's logs or ledgers"
 	echo "1..$tap_n"
 	[ "$tap_fail" -eq 0 ]
 }
