@@ -305,6 +305,20 @@ usage_responses_event(json_t *root, const char *type, struct usage *u,
 		    usage_estimate_tokens(usage_strlen(root, "delta"));
 }
 
+/* An SSE event's data parsed as a JSON object (new reference), or NULL. */
+static json_t *
+usage_load_object(const char *data, size_t len)
+{
+	json_t	*root;		/* new */
+
+	if ((root = json_loadb(data, len, 0, NULL)) != NULL &&
+	    !json_is_object(root)) {
+		json_decref(root);
+		root = NULL;
+	}
+	return (root);
+}
+
 int
 usage_openai_sse(const char *data, size_t len, struct usage *u,
     struct usage_sse *out)
@@ -328,12 +342,8 @@ usage_openai_sse(const char *data, size_t len, struct usage *u,
 	if (usage_openai_skip(data, len))
 		return (0);
 
-	if ((root = json_loadb(data, len, 0, NULL)) == NULL)
+	if ((root = usage_load_object(data, len)) == NULL)
 		return (-1);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return (-1);
-	}
 	type = json_string_value(json_object_get(root, "type"));
 	if (type != NULL && strncmp(type, "response.", 9) == 0)
 		usage_responses_event(root, type, u, out);
@@ -429,12 +439,8 @@ usage_anthropic_sse(const char *event, size_t event_len, const char *data,
 	    usage_event_is(event, event_len, "content_block_stop"))
 		return (0);
 
-	if ((root = json_loadb(data, len, 0, NULL)) == NULL)
+	if ((root = usage_load_object(data, len)) == NULL)
 		return (-1);
-	if (!json_is_object(root)) {
-		json_decref(root);
-		return (-1);
-	}
 	type = json_string_value(json_object_get(root, "type"));
 	if (type == NULL)
 		type = "";
