@@ -57,9 +57,8 @@ call() {	# call KEYID BODY [curl args]
 # for 100 output tokens; the mock reports exactly B and 100, so each
 # served request costs its whole reserve: B*150 + 100*600 nano-USD.
 # "ten" may spend 930000 nano-USD: ten requests when B = 220.
-tmpl='{"model":"gpt-4o-mini","stream":true,"max_tokens":100,"messages":[{"role":"user","content":"PAD"}],"mock":{"chunks":50,"delay_ms":20,"usage":{"input":III,"output":100}}}'
-pad=$(printf '%0*d' $((220 - ${#tmpl} + 3)) 0)
-body=$(printf '%s' "$tmpl" | sed "s/PAD/$pad/; s/III/220/")
+worst_case_body
+body=$BODY
 is "${#body}" 220 "the test body is 220 bytes"
 
 mkdir -p "$T/ten" "$T/burst"

@@ -43,9 +43,8 @@ call() {	# call URL KEYID BODY [curl args]
 
 # As in 09-budgets: each served request costs exactly its 93000 nano-USD
 # reserve, and "ten" may spend 930000.
-tmpl='{"model":"gpt-4o-mini","stream":true,"max_tokens":100,"messages":[{"role":"user","content":"PAD"}],"mock":{"chunks":50,"delay_ms":20,"usage":{"input":III,"output":100}}}'
-pad=$(printf '%0*d' $((220 - ${#tmpl} + 3)) 0)
-body=$(printf '%s' "$tmpl" | sed "s/PAD/$pad/; s/III/220/")
+worst_case_body
+body=$BODY
 
 mkdir -p "$T/ten"
 i=0

@@ -311,3 +311,14 @@ sdk_install() {
 	) 9>"$N.lock" || { sed 's/^/# /' "$T/npm.log"; bail "npm ci failed"; }
 	cp "$top_srcdir/tests/e2e/node/$1" "$N/"
 }
+
+# worst_case_body: a 220-byte streaming chat request for 100 output tokens
+# whose mock answer reports exactly 220 input and 100 output tokens, so a
+# served request costs its whole reserve (220*150 + 100*600 = 93000
+# nano-USD on gpt-4o-mini: the reserve prices one input token per body
+# byte).  Sets BODY.
+worst_case_body() {
+	tmpl='{"model":"gpt-4o-mini","stream":true,"max_tokens":100,"messages":[{"role":"user","content":"PAD"}],"mock":{"chunks":50,"delay_ms":20,"usage":{"input":III,"output":100}}}'
+	pad=$(printf '%0*d' $((220 - ${#tmpl} + 3)) 0)
+	BODY=$(printf '%s' "$tmpl" | sed "s/PAD/$pad/; s/III/220/")
+}
