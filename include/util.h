@@ -43,6 +43,28 @@ void	 util_local_month(int64_t ms, char out[8]);
 /* RFC 3339 UTC timestamp of a unix ms time into out ("...Z"). */
 void	 util_rfc3339(int64_t ms, char out[32]);
 
+/*
+ * Length of the UTF-8 sequence at s[0..avail) whose first byte is >= 0x80,
+ * or 0 when it is not valid UTF-8 (RFC 3629: overlong forms, surrogates
+ * and code points above U+10FFFF are not; jansson agrees).
+ */
+size_t	 util_utf8_len(const char *s, size_t avail);
+
+/* UTF-8 of code point cp (at most U+10FFFF) into buf; returns its length. */
+size_t	 util_utf8_put(unsigned int cp, char buf[4]);
+
+/* Four hex digits at s (which has four bytes) into *out; -1 if not hex. */
+int	 util_hex4(const char *s, unsigned int *out);
+
+/*
+ * Length of the longest prefix of s[0..len) that a JSON string holds as
+ * it is: printable ASCII (0x20-0x7f) but '"' and '\\'.
+ */
+size_t	 util_json_plain(const char *s, size_t len);
+
+/* Index of the first byte a or b in s[0..len), or len. */
+size_t	 util_find2(const char *s, size_t len, char a, char b);
+
 /* Constant-time equality of two buffers of the same length. */
 int	 util_ct_equal(const void *, const void *, size_t);
 

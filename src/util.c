@@ -1,4 +1,4 @@
-/* Helpers with no I/O: numbers, hex, time zones, calendar days. */
+/* Helpers with no I/O: numbers, hex, UTF-8, time zones, calendar days. */
 #include "config.h"
 
 #include <errno.h>
@@ -183,6 +183,139 @@ util_rfc3339(int64_t ms, char out[32])
 	t = (time_t)(ms / 1000);
 	gmtime_r(&t, &tm);
 	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+size_t
+util_utf8_len(const char *s, size_t avail)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	unsigned int		 cp;
+	size_t			 n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else
+		return (0);
+	if (avail < n)
+		return (0);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return (0);
+	return (n);
+}
+
+size_t
+util_utf8_put(unsigned int cp, char buf[4])
+{
+	if (cp < 0x80) {
+		buf[0] = (char)cp;
+		return (1);
+	}
+	if (cp < 0x800) {
+		buf[0] = (char)(0xc0 | cp >> 6);
+		buf[1] = (char)(0x80 | (cp & 0x3f));
+		return (2);
+	}
+	if (cp < 0x10000) {
+		buf[0] = (char)(0xe0 | cp >> 12);
+		buf[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+		buf[2] = (char)(0x80 | (cp & 0x3f));
+		return (3);
+	}
+	buf[0] = (char)(0xf0 | cp >> 18);
+	buf[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+	buf[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+	buf[3] = (char)(0x80 | (cp & 0x3f));
+	return (4);
+}
+
+int
+util_hex4(const char *s, unsigned int *out)
+{
+	unsigned int	v = 0;
+	int		i;
+	char		c;
+
+	for (i = 0; i < 4; i++) {
+		c = s[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned int)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned int)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned int)(c - 'A' + 10);
+		else
+			return (-1);
+	}
+	*out = v;
+	return (0);
+}
+
+/*
+ * Bytes are searched eight at a time where a word holds them little-endian:
+ * a byte of interest sets its high bit in a mask, and the lowest bit set
+ * is exact (a false one only ever follows a true one).
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define UTIL_SWAR
+#endif
+#define UTIL_ONES		UINT64_C(0x0101010101010101)
+#define UTIL_HIGHS		UINT64_C(0x8080808080808080)
+#define util_below(w, n)	(((w) - UTIL_ONES * (n)) & ~(w) & UTIL_HIGHS)
+#define util_has(w, c)		util_below((w) ^ (UTIL_ONES * (uint8_t)(c)), 1)
+
+size_t
+util_json_plain(const char *s, size_t len)
+{
+	size_t		i = 0;
+	unsigned char	c;
+#ifdef UTIL_SWAR
+	uint64_t	w, m;
+
+	for (; len - i >= 8; i += 8) {
+		memcpy(&w, s + i, 8);
+		if ((m = util_has(w, '"') | util_has(w, '\\') |
+		    util_below(w, 0x20) | (w & UTIL_HIGHS)) != 0)
+			return (i + (size_t)__builtin_ctzll(m) / 8);
+	}
+#endif
+	for (; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+			break;
+	}
+	return (i);
+}
+
+size_t
+util_find2(const char *s, size_t len, char a, char b)
+{
+	size_t		i = 0;
+#ifdef UTIL_SWAR
+	uint64_t	w, m;
+
+	for (; len - i >= 8; i += 8) {
+		memcpy(&w, s + i, 8);
+		if ((m = util_has(w, a) | util_has(w, b)) != 0)
+			return (i + (size_t)__builtin_ctzll(m) / 8);
+	}
+#endif
+	while (i < len && s[i] != a && s[i] != b)
+		i++;
+	return (i);
 }
 
 int

@@ -1,6 +1,6 @@
 /*
- * util: checked integer parsing, dates, hex, time zones and calendar days
- * (across daylight saving changes), RFC 3339.
+ * util: checked integer parsing, dates, hex, UTF-8, byte searches, time
+ * zones and calendar days (across daylight saving changes), RFC 3339.
  */
 #include "config.h"
 
@@ -140,6 +140,79 @@ test_hex(void)
 		util_hex(cases[i].in, cases[i].len, out);
 		is_str(out, cases[i].want, "hex %s", cases[i].name);
 	}
+}
+
+/* UTF-8 sequences as jansson takes them, and their encoding. */
+static void
+test_utf8(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*s;
+		size_t		 avail;
+		size_t		 want;
+	} cases[] = {
+		{ "2 bytes", "\xc3\xa9", 2, 2 },
+		{ "3 bytes", "\xe2\x82\xac", 3, 3 },
+		{ "4 bytes", "\xf0\x9f\x98\x80", 4, 4 },
+		{ "U+10FFFF", "\xf4\x8f\xbf\xbf", 4, 4 },
+		{ "cut short", "\xe2\x82\xac", 2, 0 },
+		{ "continuation first", "\x80", 1, 0 },
+		{ "overlong 2", "\xc1\xbf", 2, 0 },
+		{ "overlong 3", "\xe0\x9f\xbf", 3, 0 },
+		{ "overlong 4", "\xf0\x8f\xbf\xbf", 4, 0 },
+		{ "surrogate", "\xed\xa0\x80", 3, 0 },
+		{ "above U+10FFFF", "\xf4\x90\x80\x80", 4, 0 },
+		{ "lead 0xf8", "\xf8\x88\x80\x80", 4, 0 },
+		{ "bad continuation", "\xe2\x28\xa1", 3, 0 },
+	};
+	static const unsigned int	 cps[] = {
+		0x41, 0x7f, 0x80, 0x7ff, 0x800, 0xfffd, 0xffff, 0x10000,
+		0x10ffff
+	};
+	unsigned int			 cp;
+	size_t				 i, n;
+	char				 buf[4];
+
+	for (i = 0; i < nitems(cases); i++)
+		is_int(util_utf8_len(cases[i].s, cases[i].avail),
+		    cases[i].want, "utf8 %s", cases[i].name);
+	for (i = 0; i < nitems(cps); i++) {
+		n = util_utf8_put(cps[i], buf);
+		ok(n == (cps[i] < 0x80 ? 1 : cps[i] < 0x800 ? 2 :
+		    cps[i] < 0x10000 ? 3 : 4) && (n == 1 ||
+		    util_utf8_len(buf, n) == n), "utf8 of U+%04X", cps[i]);
+	}
+	ok(util_hex4("00e9", &cp) == 0 && cp == 0xe9, "hex4 lower");
+	ok(util_hex4("D83D", &cp) == 0 && cp == 0xd83d, "hex4 upper");
+	ok(util_hex4("12g4", &cp) == -1, "hex4 refuses g");
+}
+
+/* The byte searches, at every offset around the eight-byte steps. */
+static void
+test_search(void)
+{
+	char	buf[40];
+	size_t	i, n, bad = 0;
+
+	for (n = 0; n <= 24; n++) {
+		for (i = 0; i <= n; i++) {
+			memset(buf, 'a', sizeof buf);
+			buf[i] = '"';
+			if (util_json_plain(buf, n) != i ||
+			    util_find2(buf, n, '\\', '"') != i)
+				bad++;
+			buf[i] = i % 3 == 0 ? '\x1f' : i % 3 == 1 ? '\x80' :
+			    '\\';
+			if (util_json_plain(buf, n) != i)
+				bad++;
+		}
+	}
+	is_int(bad, 0, "searches stop at the first byte of interest");
+	ok(util_json_plain(" ~\x7f!", 4) == 4, "printable ASCII and DEL are "
+	    "plain");
+	ok(util_find2("abcdefghijklmnop", 16, 'x', 'y') == 16,
+	    "find2: neither");
 }
 
 static void
@@ -315,6 +388,8 @@ main(void)
 	test_strtoll();
 	test_parse_date();
 	test_hex();
+	test_utf8();
+	test_search();
 	test_ct_equal();
 	test_rfc3339();
 	test_now();
