@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "jsonpos.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define JSONPOS_MAX_DEPTH	2048
@@ -149,81 +150,29 @@ jsonpos_pop(struct jsonpos_scan *s, size_t len)
 	s->path[len] = '\0';
 }
 
+/* Four hex digits at s->p into *out, stepping over them. */
 static int
 jsonpos_hex4(struct jsonpos_scan *s, unsigned int *out)
 {
-	unsigned int	v = 0;
-	int		i;
-	char		c;
+	int	i;
 
-	for (i = 0; i < 4; i++) {
-		if (s->p >= s->end)
-			return (-1);
-		c = *s->p;
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned int)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned int)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned int)(c - 'A' + 10);
-		else
-			return (-1);
+	if (s->end - s->p < 4 || util_hex4(s->p, out) == -1)
+		return (-1);
+	for (i = 0; i < 4; i++)
 		jsonpos_adv(s);
-	}
-	*out = v;
 	return (0);
 }
 
+/* Append code point cp to the key being decoded. */
 static void
 jsonpos_utf8(struct jsonpos_scan *s, unsigned int cp)
 {
-	if (cp < 0x80)
-		jsonpos_keych(s, (char)cp);
-	else if (cp < 0x800) {
-		jsonpos_keych(s, (char)(0xc0 | (cp >> 6)));
-		jsonpos_keych(s, (char)(0x80 | (cp & 0x3f)));
-	} else if (cp < 0x10000) {
-		jsonpos_keych(s, (char)(0xe0 | (cp >> 12)));
-		jsonpos_keych(s, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		jsonpos_keych(s, (char)(0x80 | (cp & 0x3f)));
-	} else {
-		jsonpos_keych(s, (char)(0xf0 | (cp >> 18)));
-		jsonpos_keych(s, (char)(0x80 | ((cp >> 12) & 0x3f)));
-		jsonpos_keych(s, (char)(0x80 | ((cp >> 6) & 0x3f)));
-		jsonpos_keych(s, (char)(0x80 | (cp & 0x3f)));
-	}
-}
+	char	buf[4];
+	size_t	n, i;
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t
-jsonpos_utf8_len(const unsigned char *p, size_t avail)
-{
-	unsigned int	cp;
-	size_t		n, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else
-		return (0);
-	if (avail < n)
-		return (0);
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return (0);
-	return (n);
+	n = util_utf8_put(cp, buf);
+	for (i = 0; i < n; i++)
+		jsonpos_keych(s, buf[i]);
 }
 
 /*
@@ -251,8 +200,7 @@ jsonpos_string(struct jsonpos_scan *s, int iskey)
 		if (c < 0x20)
 			return (-1);
 		if (c >= 0x80) {
-			n = jsonpos_utf8_len((const unsigned char *)s->p,
-			    (size_t)(s->end - s->p));
+			n = util_utf8_len(s->p, (size_t)(s->end - s->p));
 			if (n == 0)
 				return (-1);
 			for (i = 0; i < n; i++) {
