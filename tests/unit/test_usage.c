@@ -3,13 +3,24 @@
  * stream events against the counts they must give, and malformed input
  * (not JSON, wrong types, negative or huge numbers) that must be refused
  * or ignored without touching what was counted before.
+ *
+ * Then the extraction is held to the one it replaced (usage_dom.c, which
+ * parsed everything into a jansson tree): every case here, every answer
+ * and stream in tests/fixtures, thousands of mutations of them and every
+ * key and string of them written with an escape must give exactly the
+ * same return value, usage and stream flags through both.
  */
 #include "config.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../fixture.h"
 #include "../tap.h"
-#include "usage.h"
+#include "sse.h"
+#include "../../src/usage.c"
+#include "usage_dom.c"
 
 #define NOUSE	-1	/* rv -1: *u must stay as it was */
 
@@ -531,6 +542,351 @@ check_misc(void)
 
 #define N(a)	(sizeof (a) / sizeof (a)[0])
 
+/*
+ * Where the two ways of reading an event meet: valid JSON whose keys are
+ * escaped (the memmem() test skips it, as it always did), and a number
+ * only jansson can judge.
+ */
+static const struct sse_case edge_sse[] = {
+	{ "escaped content key is not seen", NULL, "{\"choices\":[{\"delta\":"
+	  "{\"cont\\u0065nt\":\"Hello there\"}}]}",
+	  0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "escaped content key beside a plain one", NULL, "{\"choices\":[{"
+	  "\"delta\":{\"cont\\u0065nt\":\"Hello there\",\"refusal\":\"no\"}}]}",
+	  0, 0, 0, 0, 4, 0, 0, 0, 0, 0 },
+	{ "escaped terminal type with usage", NULL, "{\"type\":"
+	  "\"response.c\\u006fmpleted\",\"response\":{\"usage\":{"
+	  "\"input_tokens\":5,\"output_tokens\":6}}}",
+	  0, 1, 0, 1, 0, 5, 0, 0, 6, 0 },
+	{ "escaped terminal type without usage", NULL, "{\"type\":"
+	  "\"response.c\\u006fmpleted\",\"response\":{\"usage\":null}}",
+	  0, 0, 0, 0, 0, 5, 0, 0, 6, 0 },
+	{ "escaped usage key", NULL, "{\"choices\":[],\"us\\u0061ge\":{"
+	  "\"prompt_tokens\":7,\"completion_tokens\":8}}",
+	  0, 0, 0, 0, 0, 5, 0, 0, 6, 0 },
+	{ "a real only strtod can judge", NULL, "{\"choices\":[],\"usage\":{"
+	  "\"prompt_tokens\":7,\"completion_tokens\":8},\"x\":1.000000000000"
+	  "0000000000000000000000000000000000000000000000000000000000e308}",
+	  0, 1, 1, 0, 0, 7, 0, 0, 8, 0 },
+	{ "a real only strtod can judge, overflowing", NULL, "{\"choices\":[],"
+	  "\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":9},\"x\":"
+	  "1.8000000000000000000000000000000000000000000000000000000000000000"
+	  "00e308}", -1, 0, 0, 0, 0, 7, 0, 0, 8, 0 },
+	{ "skipped though not JSON", NULL, "{\"id\":\"x\",}", 0, 0, 0, 0, 0,
+	  7, 0, 0, 8, 0 },
+};
+
+static const struct json_case edge_json[] = {
+	{ "a real only strtod can judge",
+	  "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4},\"x\":"
+	  "-1.000000000000000000000000000000000000000000000000000000000000000"
+	  "0e308}", 0, 3, 0, 0, 4, 0 },
+	{ "a real only strtod can judge, overflowing",
+	  "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4},\"x\":"
+	  "-1.800000000000000000000000000000000000000000000000000000000000000"
+	  "0e308}", NOUSE, 0, 0, 0, 0, 0 },
+	{ "escaped usage key",
+	  "{\"\\u0075sage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}",
+	  0, 3, 0, 0, 4, 0 },
+	{ "the last of two usage keys wins",
+	  "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4},"
+	  "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":6}}",
+	  0, 5, 0, 0, 6, 0 },
+	{ "the last of two usage keys wins, even null",
+	  "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4},"
+	  "\"usage\":null}", NOUSE, 0, 0, 0, 0, 0 },
+	{ "usage in a nested object is not the top's", "{\"a\":"
+	  "{\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}}", NOUSE,
+	  0, 0, 0, 0, 0 },
+};
+
+static int
+same_usage(const struct usage *a, const struct usage *b)
+{
+	return (a->input == b->input && a->cached_input == b->cached_input &&
+	    a->cache_write == b->cache_write && a->output == b->output &&
+	    a->reasoning == b->reasoning && a->source == b->source);
+}
+
+static void
+print_diff(const char *what, int ra, int rb, const struct usage *a,
+    const struct usage *b, const char *text, size_t len)
+{
+	printf("# %s: rv %d/%d, usage %lld/%lld/%lld/%lld/%lld/%d vs "
+	    "%lld/%lld/%lld/%lld/%lld/%d\n", what, ra, rb,
+	    (long long)a->input, (long long)a->cached_input,
+	    (long long)a->cache_write, (long long)a->output,
+	    (long long)a->reasoning, (int)a->source, (long long)b->input,
+	    (long long)b->cached_input, (long long)b->cache_write,
+	    (long long)b->output, (long long)b->reasoning, (int)b->source);
+	fixture_print(text, len);
+}
+
+/* One answer through both extractions: do they agree? */
+static int
+diff_json(int anthropic, const char *body, size_t len)
+{
+	struct usage	a, b;
+	int		ra, rb;
+
+	memset(&a, 0, sizeof a);
+	a.input = 77;
+	a.output = 88;
+	b = a;
+	ra = (anthropic ? usage_anthropic_json : usage_openai_json)(body, len,
+	    &a);
+	rb = (anthropic ? dom_anthropic_json : dom_openai_json)(body, len, &b);
+	if (ra == rb && same_usage(&a, &b))
+		return (1);
+	print_diff(anthropic ? "anthropic json" : "openai json", ra, rb, &a,
+	    &b, body, len);
+	return (0);
+}
+
+/*
+ * One stream event through both, each from usage *u; *u becomes what the
+ * new extraction made of it.  Do they agree?
+ */
+static int
+diff_event(int anthropic, const char *event, size_t elen, const char *data,
+    size_t len, struct usage *u)
+{
+	struct usage		a = *u, b = *u;
+	struct usage_sse	oa, ob;
+	int			ra, rb;
+
+	memset(&oa, 0xa5, sizeof oa);
+	memset(&ob, 0x5a, sizeof ob);
+	if (anthropic) {
+		ra = usage_anthropic_sse(event, elen, data, len, &a, &oa);
+		rb = dom_anthropic_sse(event, elen, data, len, &b, &ob);
+	} else {
+		ra = usage_openai_sse(data, len, &a, &oa);
+		rb = dom_openai_sse(data, len, &b, &ob);
+	}
+	*u = a;
+	if (ra == rb && same_usage(&a, &b) && oa.has_usage == ob.has_usage &&
+	    oa.usage_only == ob.usage_only && oa.done == ob.done &&
+	    oa.output_delta == ob.output_delta)
+		return (1);
+	print_diff(anthropic ? "anthropic sse" : "openai sse", ra, rb, &a, &b,
+	    data, len);
+	printf("# flags %d/%d/%d/%lld vs %d/%d/%d/%lld\n", oa.has_usage,
+	    oa.usage_only, oa.done, (long long)oa.output_delta, ob.has_usage,
+	    ob.usage_only, ob.done, (long long)ob.output_delta);
+	return (0);
+}
+
+static void
+diff_cases(void)
+{
+	static const struct {
+		const char		*what;
+		const struct json_case	*c;
+		size_t			 n;
+		int			 anthropic;
+	} jt[] = {
+		{ "openai", openai_json, N(openai_json), 0 },
+		{ "anthropic", anthropic_json, N(anthropic_json), 1 },
+		{ "edge", edge_json, N(edge_json), 0 },
+	};
+	static const struct {
+		const char		*what;
+		const struct sse_case	*c;
+		size_t			 n;
+		int			 anthropic;
+	} st[] = {
+		{ "openai sse", openai_sse, N(openai_sse), 0 },
+		{ "responses sse", responses_sse, N(responses_sse), 0 },
+		{ "anthropic sse", anthropic_sse, N(anthropic_sse), 1 },
+		{ "anthropic sse, bad start", anthropic_bad_start,
+		  N(anthropic_bad_start), 1 },
+		{ "edge sse", edge_sse, N(edge_sse), 0 },
+	};
+	const struct sse_case	*c;
+	struct usage		 u;
+	size_t			 i, k, agree;
+
+	for (i = 0; i < N(jt); i++) {
+		for (k = agree = 0; k < jt[i].n; k++)
+			agree += diff_json(jt[i].anthropic, jt[i].c[k].body,
+			    strlen(jt[i].c[k].body));
+		is_int(agree, jt[i].n, "%s cases: same as the tree",
+		    jt[i].what);
+	}
+	for (i = 0; i < N(st); i++) {
+		memset(&u, 0, sizeof u);
+		for (k = agree = 0; k < st[i].n; k++) {
+			c = &st[i].c[k];
+			agree += diff_event(st[i].anthropic, c->event,
+			    c->event == NULL ? 0 : strlen(c->event), c->data,
+			    strlen(c->data), &u);
+		}
+		is_int(agree, st[i].n, "%s cases: same as the tree",
+		    st[i].what);
+	}
+}
+
+/* An SSE stream's events, copied out of the parser. */
+struct events {
+	char	**event;	/* NULL: no "event:" line */
+	char	**data;
+	size_t	 *len;
+	size_t	  n;
+};
+
+static int
+events_cb(const struct sse_event *ev, void *arg)
+{
+	struct events	*e = arg;
+
+	if (ev->data == NULL)
+		return (0);
+	e->event = xreallocarray(e->event, e->n + 1, sizeof *e->event);
+	e->data = xreallocarray(e->data, e->n + 1, sizeof *e->data);
+	e->len = xreallocarray(e->len, e->n + 1, sizeof *e->len);
+	e->event[e->n] = ev->event == NULL ? NULL :
+	    xstrndup(ev->event, ev->event_len);
+	e->data[e->n] = xmalloc(ev->data_len + 1);
+	memcpy(e->data[e->n], ev->data, ev->data_len);
+	e->len[e->n++] = ev->data_len;
+	return (0);
+}
+
+static void
+events_free(struct events *e)
+{
+	size_t	i;
+
+	for (i = 0; i < e->n; i++) {
+		free(e->event[i]);
+		free(e->data[i]);
+	}
+	free(e->event);
+	free(e->data);
+	free(e->len);
+}
+
+/*
+ * Variants of text[0..len) into buf (room for len + FIXTURE_GROWTH): the
+ * k-th is text with its k-th quoted letter (of a key or a string) written
+ * as a \u escape.  Returns 0 with *blen set, or -1 when there is no k-th.
+ */
+static int
+escape_variant(const char *text, size_t len, size_t k, char *buf,
+    size_t *blen)
+{
+	size_t	i, seen = 0;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (text[i] != '"' || !((text[i + 1] >= 'a' &&
+		    text[i + 1] <= 'z') || (text[i + 1] >= 'A' &&
+		    text[i + 1] <= 'Z')) || seen++ != k)
+			continue;
+		memcpy(buf, text, i + 1);
+		snprintf(buf + i + 1, 7, "\\u%04x", (unsigned)text[i + 1]);
+		memcpy(buf + i + 7, text + i + 2, len - i - 2);
+		*blen = len + 5;
+		return (0);
+	}
+	return (-1);
+}
+
+/*
+ * A text through both extractions as it is, with each quoted letter
+ * escaped in turn, and mutated (nmut times): *nok counts the agreements,
+ * *n the tries.  For events, u is the usage before the event (left as it
+ * is).
+ */
+static void
+diff_variants(int anthropic, int json, const char *event, const char *text,
+    size_t len, const struct usage *u, size_t nmut, size_t *nok, size_t *n)
+{
+	struct usage	 v;
+	char		*buf;
+	size_t		 blen, k, e, edits, esc = 0;
+
+	buf = xmalloc(len + 4 * FIXTURE_GROWTH);
+	for (k = 0; k <= nmut; k++) {
+		memcpy(buf, text, len);
+		blen = len;
+		edits = 1 + fixture_rnd() % 4;
+		for (e = 0; k > 0 && e < edits; e++)
+			fixture_mutate(buf, &blen);
+		do {
+			v = *u;
+			(*n)++;
+			*nok += json ? diff_json(anthropic, buf, blen) :
+			    diff_event(anthropic, event, event == NULL ? 0 :
+			    strlen(event), buf, blen, &v);
+		} while (k == 0 && escape_variant(text, len, esc++, buf,
+		    &blen) == 0);
+	}
+	free(buf);
+}
+
+static void
+diff_fixtures(void)
+{
+	static const char *const json[] = {
+		"anthropic-messages", "openai-chat", "openai-embeddings",
+		"openai-responses"
+	};
+	static const char *const sse[] = {
+		"anthropic-text", "anthropic-tool-use", "openai-chat-text",
+		"openai-chat-tools", "openai-completions", "openai-responses"
+	};
+	struct sse_parser	*sp;
+	struct events		 ev;
+	struct usage		 u;
+	char			 name[64], *text;
+	size_t			 i, k, len, nok, n;
+	int			 anthropic;
+
+	for (i = 0; i < N(json); i++) {
+		snprintf(name, sizeof name, "json/%s.json", json[i]);
+		anthropic = strncmp(json[i], "anthropic", 9) == 0;
+		if ((text = fixture_read(name, &len)) == NULL) {
+			ok(0, "read %s", name);
+			continue;
+		}
+		memset(&u, 0, sizeof u);
+		nok = n = 0;
+		diff_variants(anthropic, 1, NULL, text, len, &u, 3000, &nok,
+		    &n);
+		is_int(nok, n, "%s, %zu variants: same as the tree", name, n);
+		free(text);
+	}
+	for (i = 0; i < N(sse); i++) {
+		snprintf(name, sizeof name, "sse/%s.sse", sse[i]);
+		anthropic = strncmp(sse[i], "anthropic", 9) == 0;
+		if ((text = fixture_read(name, &len)) == NULL) {
+			ok(0, "read %s", name);
+			continue;
+		}
+		memset(&ev, 0, sizeof ev);
+		sp = sse_parser_new(1 << 20);
+		k = sse_parser_feed(sp, text, len, events_cb, &ev) == 0;
+		ok(k && ev.n > 3, "%s: %zu events", name, ev.n);
+		sse_parser_free(sp);
+		memset(&u, 0, sizeof u);
+		nok = n = 0;
+		for (k = 0; k < ev.n; k++) {
+			diff_variants(anthropic, 0, ev.event[k], ev.data[k],
+			    ev.len[k], &u, 200, &nok, &n);
+			n++;
+			nok += diff_event(anthropic, ev.event[k], ev.event[k] ==
+			    NULL ? 0 : strlen(ev.event[k]), ev.data[k],
+			    ev.len[k], &u);
+		}
+		is_int(nok, n, "%s, %zu variants: same as the tree", name, n);
+		ok(u.source == USAGE_PROVIDER, "%s: the stream reports usage",
+		    name);
+		events_free(&ev);
+		free(text);
+	}
+}
+
 int
 main(void)
 {
@@ -542,7 +898,11 @@ main(void)
 	check_sse("anthropic sse", anthropic_sse, N(anthropic_sse), 1);
 	check_sse("anthropic sse, bad start", anthropic_bad_start,
 	    N(anthropic_bad_start), 1);
+	check_sse("edges", edge_sse, N(edge_sse), 0);
+	check_json("edges", edge_json, N(edge_json), usage_openai_json);
 	check_bounds();
 	check_misc();
+	diff_cases();
+	diff_fixtures();
 	return (tap_done());
 }
