@@ -33,8 +33,40 @@ void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
  */
 void	 log_event(enum log_level, const char *msg, struct json_t *obj);
 
-/* Write one preformatted JSON object (borrowed) as a line: access log. */
+/* Write one JSON object (borrowed) as a line. */
 void	 log_json(struct json_t *obj);
+
+/*
+ * A line built field by field, without a jansson object: the same line
+ * log_event() writes for the same fields, at a fraction of the cost (the
+ * access log).  The caller's struct holds the line (on its stack while it
+ * is short):
+ *
+ *	struct log_line	l;
+ *
+ *	if (log_line_begin(&l, LOG_LVL_INFO, "access") == 0) {
+ *		log_line_str(&l, "app", app);		(NULL: null)
+ *		log_line_int(&l, "status", 200);
+ *		log_line_end(&l);			(writes, frees)
+ *	}
+ *
+ * log_line_begin() returns -1 (and nothing is to be done) when the level
+ * is not logged.  Strings are escaped as jansson escapes them; bytes that
+ * are not UTF-8 become U+FFFD.
+ */
+#define LOG_LINE_STACK	1024
+struct log_line {
+	char	*buf;
+	size_t	 len;
+	size_t	 cap;
+	int	 failed;		/* out of memory: dropped */
+	char	 stack[LOG_LINE_STACK];
+};
+
+int	 log_line_begin(struct log_line *, enum log_level, const char *msg);
+void	 log_line_str(struct log_line *, const char *key, const char *val);
+void	 log_line_int(struct log_line *, const char *key, long long val);
+void	 log_line_end(struct log_line *);
 
 /* Die: start-up errors, out of memory, broken invariants only. */
 void	 fatalx(const char *, ...)
