@@ -30,6 +30,12 @@ int64_t	 util_now_ms(void);
  */
 int	 util_set_timezone(const char *tz, char **cause);
 
+/*
+ * Changes each time util_set_timezone() succeeds: what was worked out in
+ * the old zone is stale.
+ */
+unsigned int	 util_tz_generation(void);
+
 /* Parse "YYYY-MM-DD"; returns -1 when not a real date. */
 int	 util_parse_date(const char *s, int *y, int *m, int *d);
 

@@ -6,8 +6,8 @@
  * Windows are calendar windows in the process time zone (util_set_timezone).
  * Minute and hour windows follow the local UTC offset (so a +05:30 zone's
  * hours start at :30 UTC); day, week (ISO, Monday) and month windows start
- * at local midnight as mktime(3) resolves it, so a 23- or 25-hour day
- * around a DST change is one window.
+ * at the first instant of their local date, so a 23- or 25-hour day around
+ * a DST change is one window.
  */
 #include "config.h"
 
@@ -20,6 +20,7 @@
 #include "cfg.h"
 #include "ledger.h"
 #include "log.h"
+#include "util.h"
 
 static int64_t
 floor_div(int64_t a, int64_t b)
@@ -27,62 +28,129 @@ floor_div(int64_t a, int64_t b)
 	return (a >= 0 ? a / b : -((-a + b - 1) / b));
 }
 
-static int64_t
-local_ms(struct tm *tm)
+/* The local date of t as a number that orders dates. */
+static long
+local_date(time_t t)
 {
-	tm->tm_isdst = -1;
-	return ((int64_t)mktime(tm) * 1000);
+	struct tm	tm;
+
+	localtime_r(&t, &tm);
+	return ((long)tm.tm_year * 366 + tm.tm_yday);
+}
+
+/*
+ * The first instant (unix ms) of the local date of now moved by mdays days
+ * and mons months, after going to the 1st of the month when first is set.
+ *
+ * That is mktime(3)'s answer for 00:00 but where the clocks skip or repeat
+ * midnight (America/Havana, America/Santiago): there glibc may answer the
+ * second midnight or an instant of the day before, depending on its
+ * earlier calls, so the answer is checked and, if need be, moved to where
+ * the date begins: a day's window always holds the whole day.
+ */
+static int64_t
+local_midnight(const struct tm *now, int first, int mdays, int mons)
+{
+	struct tm	d = *now, tm;
+	time_t		t, lo, hi, mid;
+	long		want;
+
+	d.tm_sec = d.tm_min = 0;
+	d.tm_hour = 12;
+	if (first)
+		d.tm_mday = 1;
+	d.tm_mday += mdays;
+	d.tm_mon += mons;
+	(void)timegm(&d);		/* the date, normalised */
+	want = (long)d.tm_year * 366 + d.tm_yday;
+
+	tm = d;
+	tm.tm_hour = 0;
+	tm.tm_isdst = -1;
+	t = mktime(&tm);
+	if (local_date(t) == want && local_date(t - 1) < want)
+		return ((int64_t)t * 1000);
+	/* Clocks move by at most two hours. */
+	lo = t - 3 * 3600;
+	hi = t + 3 * 3600;
+	if (local_date(lo) >= want || local_date(hi) < want)
+		return ((int64_t)t * 1000);
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (local_date(mid) < want)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return ((int64_t)hi * 1000);
+}
+
+/*
+ * The day, week and month windows of the local date budget_windows() saw
+ * last, per thread.  mktime(3) reads TZ and searches the zone's rules each
+ * time, twice per window, and these windows only change with the date (or
+ * the zone), so they are worked out once a day.
+ */
+static __thread struct {
+	int		 valid;
+	unsigned int	 tzgen;
+	int		 year, yday;
+	int64_t		 start[BUDGET_NPER], end[BUDGET_NPER];
+} budget_days;
+
+/*
+ * The windows of every period containing now_ms: [start[per], end[per]).
+ * Minute and hour windows follow the UTC offset at now; day, week (from
+ * Monday) and month windows are bounded by local midnights.
+ */
+static void
+budget_windows(int64_t now_ms, int64_t start[BUDGET_NPER],
+    int64_t end[BUDGET_NPER])
+{
+	struct tm	tm;
+	time_t		t = (time_t)floor_div(now_ms, 1000);
+	int64_t		off, len;
+	int		per, back;
+
+	localtime_r(&t, &tm);
+	off = (int64_t)tm.tm_gmtoff * 1000;
+	for (per = PER_MINUTE; per <= PER_HOUR; per++) {
+		len = per == PER_MINUTE ? 60000 : 3600000;
+		start[per] = floor_div(now_ms + off, len) * len - off;
+		end[per] = start[per] + len;
+	}
+	if (!budget_days.valid || budget_days.year != tm.tm_year ||
+	    budget_days.yday != tm.tm_yday ||
+	    budget_days.tzgen != util_tz_generation()) {
+		back = (tm.tm_wday + 6) % 7;		/* days since Monday */
+		budget_days.start[PER_DAY] = local_midnight(&tm, 0, 0, 0);
+		budget_days.end[PER_DAY] = local_midnight(&tm, 0, 1, 0);
+		budget_days.start[PER_WEEK] = local_midnight(&tm, 0, -back, 0);
+		budget_days.end[PER_WEEK] = local_midnight(&tm, 0, 7 - back, 0);
+		budget_days.start[PER_MONTH] = local_midnight(&tm, 1, 0, 0);
+		budget_days.end[PER_MONTH] = local_midnight(&tm, 1, 0, 1);
+		budget_days.year = tm.tm_year;
+		budget_days.yday = tm.tm_yday;
+		budget_days.tzgen = util_tz_generation();
+		budget_days.valid = 1;
+	}
+	for (per = PER_DAY; per <= PER_MONTH; per++) {
+		start[per] = budget_days.start[per];
+		end[per] = budget_days.end[per];
+	}
 }
 
 void
 budget_window(enum cfg_per per, int64_t now_ms, int64_t *start_ms,
     int64_t *end_ms)
 {
-	struct tm	tm;
-	time_t		t = (time_t)floor_div(now_ms, 1000);
-	int64_t		local, len;
-	int		back;
+	int64_t	start[BUDGET_NPER], end[BUDGET_NPER];
 
-	localtime_r(&t, &tm);
-	switch (per) {
-	case PER_MINUTE:
-	case PER_HOUR:
-		len = per == PER_MINUTE ? 60000 : 3600000;
-		local = now_ms + (int64_t)tm.tm_gmtoff * 1000;
-		*start_ms = floor_div(local, len) * len -
-		    (int64_t)tm.tm_gmtoff * 1000;
-		*end_ms = *start_ms + len;
-		return;
-	case PER_DAY:
-		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
-		*start_ms = local_ms(&tm);
-		localtime_r(&t, &tm);
-		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
-		tm.tm_mday++;
-		*end_ms = local_ms(&tm);
-		return;
-	case PER_WEEK:
-		back = (tm.tm_wday + 6) % 7;		/* days since Monday */
-		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
-		tm.tm_mday -= back;
-		*start_ms = local_ms(&tm);
-		localtime_r(&t, &tm);
-		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
-		tm.tm_mday += 7 - back;
-		*end_ms = local_ms(&tm);
-		return;
-	case PER_MONTH:
-		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
-		tm.tm_mday = 1;
-		*start_ms = local_ms(&tm);
-		localtime_r(&t, &tm);
-		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
-		tm.tm_mday = 1;
-		tm.tm_mon++;
-		*end_ms = local_ms(&tm);
-		return;
-	}
-	fatalx("budget_window: bad window %d", (int)per);
+	if ((int)per < PER_MINUTE || (int)per > PER_MONTH)
+		fatalx("budget_window: bad window %d", (int)per);
+	budget_windows(now_ms, start, end);
+	*start_ms = start[per];
+	*end_ms = end[per];
 }
 
 /* Add a check, or narrow an existing one on the same counter and unit. */
@@ -126,25 +194,67 @@ plan_checks(struct budget_plan *plan, enum budget_scope scope,
 		    &limits[i]);
 }
 
+/* Append s to the NUL-terminated key (size bytes), as snprintf cuts. */
+static size_t
+key_add(char *key, size_t size, size_t len, const char *s)
+{
+	size_t	n = strlen(s);
+
+	if (n > size - 1 - len)
+		n = size - 1 - len;
+	memcpy(key + len, s, n);
+	key[len + n] = '\0';
+	return (len + n);
+}
+
+/* "app/<name>/month/<start>" into key (size bytes), as snprintf would. */
+static void
+counter_key(char *key, size_t size, const char *scope, const char *name,
+    enum cfg_per per, int64_t start_ms)
+{
+	char			 num[24], *p = num + sizeof num;
+	unsigned long long	 u;
+	size_t			 len;
+
+	u = start_ms < 0 ? 0 - (unsigned long long)start_ms :
+	    (unsigned long long)start_ms;
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (start_ms < 0)
+		*--p = '-';
+	len = key_add(key, size, 0, scope);
+	len = key_add(key, size, len, "/");
+	len = key_add(key, size, len, name);
+	len = key_add(key, size, len, "/");
+	len = key_add(key, size, len, cfg_per_name(per));
+	len = key_add(key, size, len, "/");
+	(void)key_add(key, size, len, p);
+}
+
 void
 budget_plan_init(struct budget_plan *plan, const struct cfg_app *app,
     int64_t now_ms)
 {
 	struct budget_counter	*c;
+	int64_t			 start[BUDGET_NPER], end[BUDGET_NPER];
 	int			 s, per;
 
 	memset(plan, 0, sizeof *plan);
+	budget_windows(now_ms, start, end);
 	for (s = SCOPE_APP; s <= SCOPE_TEAM; s++) {
 		for (per = PER_MINUTE; per <= PER_MONTH; per++) {
 			c = &plan->counters[plan->ncounters++];
 			c->scope = (enum budget_scope)s;
 			c->per = (enum cfg_per)per;
-			budget_window(c->per, now_ms, &c->start_ms,
-			    &c->end_ms);
-			snprintf(c->key, sizeof c->key, "%s/%s/%s/%lld",
+			c->start_ms = start[per];
+			c->end_ms = end[per];
+			counter_key(c->key, sizeof c->key,
 			    s == SCOPE_APP ? "app" : "team",
 			    s == SCOPE_APP ? app->name : app->team->name,
-			    cfg_per_name(c->per), (long long)c->start_ms);
+			    c->per, c->start_ms);
 		}
 	}
 	plan_checks(plan, SCOPE_APP, app->tier->limits, app->tier->nlimits);

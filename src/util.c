@@ -78,6 +78,14 @@ util_now_ms(void)
 	return ((int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000);
 }
 
+static volatile unsigned int	util_tzgen;
+
+unsigned int
+util_tz_generation(void)
+{
+	return (util_tzgen);
+}
+
 int
 util_set_timezone(const char *tz, char **cause)
 {
@@ -105,6 +113,7 @@ util_set_timezone(const char *tz, char **cause)
 		return (-1);
 	}
 	tzset();
+	util_tzgen++;
 	return (0);
 }
 

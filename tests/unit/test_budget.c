@@ -260,6 +260,33 @@ test_window_cases(void)
 	{ "lord howe month, April leaves DST",
 	  "Australia/Lord_Howe", PER_MONTH, 30 * DAY + HOUR / 2,
 	  1776216600000LL, 1774962000000LL, 1777555800000LL },
+	/*
+	 * Havana repeats 00:00-00:59 on 2026-11-01 (CDT, then CST): the day
+	 * starts at the first 00:00.  mktime(3) may answer the second one.
+	 */
+	/* 2026-11-01 12:00 CST -> [00:00 CDT = 04:00Z, 2026-11-02 00:00) */
+	{ "havana day, midnight repeated: starts at the first",
+	  "America/Havana", PER_DAY, DAY + HOUR,
+	  1793552400000LL, 1793505600000LL, 1793595600000LL },
+	/* 2026-11-01 00:30 CDT (04:30Z): already November */
+	{ "havana day, between the two midnights",
+	  "America/Havana", PER_DAY, DAY + HOUR,
+	  1793507400000LL, 1793505600000LL, 1793595600000LL },
+	{ "havana month, November from the first midnight",
+	  "America/Havana", PER_MONTH, 30 * DAY + HOUR,
+	  1793507400000LL, 1793505600000LL, 1796101200000LL },
+	/* 2026-03-08 12:00 CDT: 00:00 CST is skipped to 01:00 CDT (05:00Z) */
+	{ "havana day, midnight skipped",
+	  "America/Havana", PER_DAY, DAY - HOUR,
+	  1772985600000LL, 1772946000000LL, 1773028800000LL },
+	/* 2026-09-06 12:00 -03: 00:00 -04 is skipped to 01:00 -03 (04:00Z) */
+	{ "santiago day, midnight skipped",
+	  "America/Santiago", PER_DAY, DAY - HOUR,
+	  1788706800000LL, 1788667200000LL, 1788750000000LL },
+	/* 2026-04-04 12:00 -03: 23:00-23:59 repeated, so 25 hours */
+	{ "santiago day, an hour repeated before midnight",
+	  "America/Santiago", PER_DAY, DAY + HOUR,
+	  1775314800000LL, 1775271600000LL, 1775361600000LL },
 	};
 	int64_t	start, end;
 	size_t	i;
@@ -276,6 +303,18 @@ test_window_cases(void)
 	}
 }
 
+/* The local day of the year of a unix ms time. */
+static int
+yday(int64_t ms)
+{
+	struct tm	tm;
+	time_t		t;
+
+	t = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+	localtime_r(&t, &tm);
+	return (tm.tm_yday);
+}
+
 static long
 gmtoff(int64_t ms)
 {
@@ -290,6 +329,8 @@ gmtoff(int64_t ms)
  * Many times across 2026 in every zone: the window holds now, has a
  * sane length, contains its own first and last ms, and the next window
  * starts where this one ends (the windows tile time; no gap, no overlap).
+ * A day window is exactly the instants of now's local date, also where
+ * the clocks skip or repeat midnight.
  */
 static void
 test_window_sweep(void)
@@ -302,20 +343,23 @@ test_window_sweep(void)
 		{ "America/New_York", 0 },
 		{ "Asia/Kolkata", 0 },
 		{ "Australia/Lord_Howe", 1 },
+		{ "America/Havana", 0 },
+		{ "America/Santiago", 0 },
 	};
 	static const int64_t lo[] = { MIN, HOUR, 23 * HOUR, 167 * HOUR,
 	    28 * DAY - HOUR };
 	static const int64_t hi[] = { MIN, HOUR, 25 * HOUR, 169 * HOUR,
 	    31 * DAY + HOUR };
-	/* UTC midnights of the DST days in New York and Lord Howe. */
+	/* UTC midnights of the days the clocks change in these zones. */
 	static const int64_t dst_days[] = {
 		1772928000000LL,	/* 2026-03-08 */
 		1775347200000LL,	/* 2026-04-05 */
+		1788652800000LL,	/* 2026-09-06 */
 		1791072000000LL,	/* 2026-10-04 */
 		1793491200000LL,	/* 2026-11-01 */
 	};
 	const int64_t	 year = 1767225600000LL;	/* 2026-01-01Z */
-	int64_t		 times[1400 + 4 * 620], t, s, e, s2, e2;
+	int64_t		 times[1400 + 5 * 620], t, s, e, s2, e2;
 	size_t		 nt = 0, z, i, d;
 	int		 per, bad_in, bad_tile;
 	char		 why_in[160], why_tile[160];
@@ -344,7 +388,9 @@ test_window_sweep(void)
 				t = times[i];
 				budget_window(per, t, &s, &e);
 				if (!(s <= t && t < e && e - s >= lo[per] &&
-				    e - s <= hi[per])) {
+				    e - s <= hi[per]) || (per == PER_DAY &&
+				    (yday(s) != yday(t) || yday(s - 1) ==
+				    yday(t) || yday(e) == yday(t)))) {
 					if (bad_in++ == 0)
 						snprintf(why_in, sizeof why_in,
 						    "now %lld: [%lld, %lld)",
@@ -512,6 +558,199 @@ test_plan_counters(void)
 		}
 	}
 	free(plan);
+	set_tz("UTC");
+}
+
+/*
+ * budget_window() as it was before it kept each thread's day, week and
+ * month windows: every call from scratch, with mktime(3).  The reference
+ * for test_window_kept().
+ */
+static int64_t
+ref_local_ms(struct tm *tm)
+{
+	tm->tm_isdst = -1;
+	return ((int64_t)mktime(tm) * 1000);
+}
+
+static void
+ref_window(enum cfg_per per, int64_t now_ms, int64_t *start_ms,
+    int64_t *end_ms)
+{
+	struct tm	tm;
+	time_t		t = (time_t)(now_ms >= 0 ? now_ms / 1000 :
+			    -((-now_ms + 999) / 1000));
+	int64_t		local, len;
+	int		back;
+
+	localtime_r(&t, &tm);
+	switch (per) {
+	case PER_MINUTE:
+	case PER_HOUR:
+		len = per == PER_MINUTE ? 60000 : 3600000;
+		local = now_ms + (int64_t)tm.tm_gmtoff * 1000;
+		*start_ms = (local >= 0 ? local / len : -((-local + len - 1) /
+		    len)) * len - (int64_t)tm.tm_gmtoff * 1000;
+		*end_ms = *start_ms + len;
+		return;
+	case PER_DAY:
+		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
+		*start_ms = ref_local_ms(&tm);
+		localtime_r(&t, &tm);
+		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
+		tm.tm_mday++;
+		*end_ms = ref_local_ms(&tm);
+		return;
+	case PER_WEEK:
+		back = (tm.tm_wday + 6) % 7;
+		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
+		tm.tm_mday -= back;
+		*start_ms = ref_local_ms(&tm);
+		localtime_r(&t, &tm);
+		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
+		tm.tm_mday += 7 - back;
+		*end_ms = ref_local_ms(&tm);
+		return;
+	case PER_MONTH:
+		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
+		tm.tm_mday = 1;
+		*start_ms = ref_local_ms(&tm);
+		localtime_r(&t, &tm);
+		tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
+		tm.tm_mday = 1;
+		tm.tm_mon++;
+		*end_ms = ref_local_ms(&tm);
+		return;
+	}
+}
+
+/* Do all five windows and a plan at now agree with the reference? */
+static int
+kept_agrees(int64_t now, const char *tz, char *why, size_t whylen)
+{
+	static struct budget_plan	 plan;
+	int64_t				 s, e, rs, re;
+	char				 key[192];
+	int				 per;
+
+	budget_plan_init(&plan, &app, now);
+	for (per = PER_MINUTE; per <= PER_MONTH; per++) {
+		budget_window(per, now, &s, &e);
+		ref_window(per, now, &rs, &re);
+		snprintf(key, sizeof key, "team/%s/%s/%lld", team.name,
+		    per_names[per], (long long)rs);
+		if (s == rs && e == re && plan.counters[per].start_ms == rs &&
+		    plan.counters[per].end_ms == re &&
+		    strcmp(plan.counters[BUDGET_NPER + per].key, key) == 0)
+			continue;
+		snprintf(why, whylen, "%s %s at %lld: [%lld, %lld), plan "
+		    "%s, want [%lld, %lld)", tz, per_names[per],
+		    (long long)now, (long long)s, (long long)e,
+		    plan.counters[BUDGET_NPER + per].key, (long long)rs,
+		    (long long)re);
+		return (0);
+	}
+	return (1);
+}
+
+/*
+ * The day, week and month windows a thread keeps must be what the
+ * reference works out afresh, whatever the order of the times: walking
+ * forward by 59 s through every clock change of 2026 (and midnights, week
+ * and month ends on the way), jumping back a day, and the zone changing
+ * under one instant.
+ */
+static void
+test_window_kept(void)
+{
+	/*
+	 * Not Havana or Santiago: where midnight is skipped or repeated the
+	 * reference's mktime(3) answer depends on its earlier calls
+	 * (test_window_cases and the sweep cover those zones).
+	 */
+	static const char *const zones[] = {
+		"UTC", "America/New_York", "Asia/Kolkata",
+		"Australia/Lord_Howe"
+	};
+	/* UTC midnights of the days their clocks change in 2026. */
+	static const int64_t	 changes[] = {
+		1772928000000LL,	/* 03-08: New York */
+		1775347200000LL,	/* 04-05: Lord Howe */
+		1791072000000LL,	/* 10-04: Lord Howe */
+		1793491200000LL,	/* 11-01: New York */
+		1798675200000LL,	/* 12-31: a month and year end */
+	};
+	int64_t			 t;
+	size_t			 z, c, n = 0, bad = 0;
+	char			 why[256];
+
+	why[0] = '\0';
+	for (z = 0; z < nitems(zones); z++) {
+		set_tz(zones[z]);
+		for (c = 0; c < nitems(changes); c++) {
+			for (t = changes[c] - DAY; t < changes[c] + 2 * DAY;
+			    t += 59 * 1000 + 7) {
+				n++;
+				if (!kept_agrees(t, zones[z], why,
+				    sizeof why) && bad++ == 0)
+					printf("# %s\n", why);
+				if (t % 5 == 0) {
+					/* back a day, and forward again */
+					n++;
+					if (!kept_agrees(t - DAY, zones[z], why,
+					    sizeof why) && bad++ == 0)
+						printf("# %s\n", why);
+				}
+			}
+		}
+	}
+	is_int(bad, 0, "kept windows agree with mktime at %zu times", n);
+
+	/* Two zones, one instant: the kept windows must not leak across. */
+	t = 1779025527123LL;
+	set_tz("UTC");
+	ok(kept_agrees(t, "UTC", why, sizeof why), "UTC first");
+	set_tz("Asia/Kolkata");
+	ok(kept_agrees(t, "Asia/Kolkata", why, sizeof why),
+	    "then Kolkata at the same instant");
+	set_tz("UTC");
+	ok(kept_agrees(t, "UTC", why, sizeof why), "and UTC again");
+}
+
+/*
+ * A worker's plans around a local midnight: the last ms of a day, then
+ * the first of the next, must move every day-bound counter to the new
+ * window (its key too), and a plan back in the old day must move them
+ * back.
+ */
+static void
+test_window_crossing(void)
+{
+	static struct budget_plan	 a, b, c;
+	/* 2026-11-01 00:00 in New York (EDT, -04:00), a Sunday */
+	const int64_t			 midnight = 1793505600000LL;
+
+	set_tz("America/New_York");
+	budget_plan_init(&a, &app, midnight - 1);
+	budget_plan_init(&b, &app, midnight);
+	budget_plan_init(&c, &app, midnight - 1);
+	is_int(a.counters[APP_DAY].end_ms, midnight, "crossing: day ends "
+	    "at midnight");
+	is_int(b.counters[APP_DAY].start_ms, midnight, "crossing: next day "
+	    "starts there");
+	is_int(b.counters[APP_DAY].end_ms, midnight + DAY + HOUR,
+	    "crossing: and lasts 25 hours (DST ends)");
+	is_str(b.counters[APP_DAY].key, "app/invoice-bot/day/1793505600000",
+	    "crossing: the new day's key");
+	is_int(a.counters[APP_DAY + 1].end_ms, midnight + DAY + HOUR,
+	    "crossing: the week (from Monday) runs on");
+	is_int(b.counters[APP_DAY + 1].start_ms, a.counters[APP_DAY +
+	    1].start_ms, "crossing: same week on both sides");
+	is_int(b.counters[APP_MONTH].start_ms, midnight, "crossing: "
+	    "November starts at the same midnight");
+	ok(strcmp(a.counters[TEAM_MONTH].key, c.counters[TEAM_MONTH].key) ==
+	    0 && a.counters[TEAM_DAY].start_ms == c.counters[TEAM_DAY].start_ms,
+	    "crossing: back in the old day, the old windows");
 	set_tz("UTC");
 }
 
@@ -1337,6 +1576,8 @@ main(void)
 	test_window_sweep();
 	set_tz("UTC");
 	test_plan_counters();
+	test_window_kept();
+	test_window_crossing();
 	test_plan_checks();
 	test_room();
 	test_affordable();
