@@ -13,18 +13,22 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "auth.h"
 #include "cfg.h"
+#include "log.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -149,26 +153,113 @@ auth_parse(const char *key, size_t keylen, const char **id, size_t *idlen,
 	return (0);
 }
 
+/*
+ * A thread's HMAC-SHA256 keyed with the pepper.  HMAC() looks the
+ * algorithm up by name and hashes the key into its inner and outer pads
+ * on every call; the pepper never changes, so each thread keeps a context
+ * with the key set and starts each MAC from it.  The context and the copy
+ * of the pepper it is checked against are wiped when the thread ends.
+ */
+struct auth_mac {
+	EVP_MAC_CTX	*ctx;
+	unsigned char	*pepper;
+	size_t		 pepperlen;
+};
+
+static EVP_MAC		*auth_hmac_alg;		/* fetched once */
+static pthread_key_t	 auth_mac_key;
+static pthread_once_t	 auth_mac_once = PTHREAD_ONCE_INIT;
+static __thread struct auth_mac	*auth_mac_tls;
+
+static void
+auth_mac_free(void *arg)
+{
+	struct auth_mac	*m = arg;
+
+	if (m == NULL)
+		return;
+	EVP_MAC_CTX_free(m->ctx);		/* wipes the key */
+	if (m->pepper != NULL) {
+		OPENSSL_cleanse(m->pepper, m->pepperlen);
+		free(m->pepper);
+	}
+	free(m);
+}
+
+static void
+auth_mac_init(void)
+{
+	auth_hmac_alg = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (pthread_key_create(&auth_mac_key, auth_mac_free) != 0)
+		fatalx("auth: pthread_key_create failed");
+}
+
+/* This thread's context for pepper (pepperlen > 0), or NULL. */
+static struct auth_mac *
+auth_mac_get(const unsigned char *pepper, size_t pepperlen)
+{
+	struct auth_mac	*m = auth_mac_tls;
+	OSSL_PARAM	 params[2];
+
+	if (m != NULL && m->pepperlen == pepperlen &&
+	    CRYPTO_memcmp(m->pepper, pepper, pepperlen) == 0)
+		return (m);
+	(void)pthread_once(&auth_mac_once, auth_mac_init);
+	if (auth_hmac_alg == NULL)
+		return (NULL);
+	auth_mac_free(m);
+	auth_mac_tls = NULL;
+	(void)pthread_setspecific(auth_mac_key, NULL);
+
+	m = xcalloc(1, sizeof *m);
+	m->pepper = xmalloc(pepperlen);
+	memcpy(m->pepper, pepper, pepperlen);
+	m->pepperlen = pepperlen;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((m->ctx = EVP_MAC_CTX_new(auth_hmac_alg)) == NULL ||
+	    !EVP_MAC_init(m->ctx, pepper, pepperlen, params)) {
+		auth_mac_free(m);
+		return (NULL);
+	}
+	auth_mac_tls = m;
+	(void)pthread_setspecific(auth_mac_key, m);
+	return (m);
+}
+
 /* HMAC-SHA256(pepper, secret) into md. */
 static void
 auth_hmac(const unsigned char *pepper, size_t pepperlen, const char *secret,
     size_t secretlen, unsigned char md[32])
 {
 	static const unsigned char	 empty[1];
+	struct auth_mac			*m = NULL;
 	unsigned int			 mdlen = 32;
+	size_t				 len = 0;
+	int				 done;
 
 	if (pepper == NULL || pepperlen == 0) {
 		pepper = empty;
 		pepperlen = 0;
-	}
-	if (HMAC(EVP_sha256(), pepper, (int)pepperlen,
-	    (const unsigned char *)secret, secretlen, md, &mdlen) == NULL ||
-	    mdlen != 32) {
-		/* Cannot happen with SHA-256; never let it match. */
-		memset(md, 0, 32);
-		md[0] = 1;
-		md[31] = 2;
-	}
+	} else
+		m = auth_mac_get(pepper, pepperlen);
+	if (m != NULL) {
+		/* A NULL key starts over from the key already set. */
+		done = EVP_MAC_init(m->ctx, NULL, 0, NULL) &&
+		    EVP_MAC_update(m->ctx, (const unsigned char *)secret,
+		    secretlen) && EVP_MAC_final(m->ctx, md, &len, 32) &&
+		    len == 32;
+	} else
+		done = HMAC(EVP_sha256(), pepper, (int)pepperlen,
+		    (const unsigned char *)secret, secretlen, md,
+		    &mdlen) != NULL && mdlen == 32;
+	if (done)
+		return;
+	/* Cannot happen with SHA-256; never let it match. */
+	memset(md, 0, 32);
+	md[0] = 1;
+	md[31] = 2;
 }
 
 void

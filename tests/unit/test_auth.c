@@ -3,12 +3,15 @@
 
 #include <sys/stat.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "auth.h"
 #include "cfg.h"
@@ -128,6 +131,87 @@ static const struct {
 	{ "future expiry", FUTURE_KEY, PEPPER, 1700000000000LL, AUTH_OK,
 	    "piloted" },
 };
+
+/* hex(HMAC-SHA256(pepper, secret)) the one-shot way: the reference. */
+static void
+ref_hmac_hex(const char *pepper, size_t plen, const char *secret,
+    size_t slen, char out[65])
+{
+	unsigned char	md[32];
+	unsigned int	mdlen = sizeof md;
+
+	HMAC(EVP_sha256(), pepper, (int)plen, (const unsigned char *)secret,
+	    slen, md, &mdlen);
+	util_hex(md, sizeof md, out);
+}
+
+/*
+ * The MAC each thread keeps keyed with the pepper: the same answer as a
+ * one-shot HMAC for secrets of every length around SHA-256's 64-byte
+ * block, peppers changing between calls (and back), and peppers longer
+ * than a block (hashed first).  Returns how many answers differed.
+ */
+static int
+hmac_rounds(unsigned int seed)
+{
+	static const char *const peppers[] = {
+		PEPPER, "other-pepper", "x",
+		"a pepper longer than the sixty-four bytes of a SHA-256 block, "
+		"which HMAC hashes first"
+	};
+	char		 secret[200], got[65], want[65];
+	size_t		 i, p, slen;
+	int		 bad = 0;
+
+	for (i = 0; i < sizeof secret; i++)
+		secret[i] = (char)('A' + (i * 7 + seed) % 26);
+	for (i = 0; i < 400; i++) {
+		p = (i / 3 + seed) % nitems(peppers);
+		slen = (i * 13 + seed) % sizeof secret;
+		auth_hmac_hex((const unsigned char *)peppers[p],
+		    strlen(peppers[p]), secret, slen, got);
+		ref_hmac_hex(peppers[p], strlen(peppers[p]), secret, slen,
+		    want);
+		if (strcmp(got, want) != 0)
+			bad++;
+	}
+	return (bad);
+}
+
+struct hmac_run {
+	pthread_t	 t;
+	unsigned int	 seed;
+	int		 bad;
+};
+
+static void *
+hmac_thread(void *arg)
+{
+	struct hmac_run	*r = arg;
+
+	r->bad = hmac_rounds(r->seed);
+	return (NULL);
+}
+
+static void
+test_hmac_kept(void)
+{
+	struct hmac_run	r[4];
+	int		i, all = 0;
+
+	is_int(hmac_rounds(0), 0, "hmac: kept context agrees with one-shot "
+	    "HMAC, peppers changing");
+	for (i = 0; i < 4; i++) {
+		r[i].seed = (unsigned int)i + 1;
+		pthread_create(&r[i].t, NULL, hmac_thread, &r[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(r[i].t, NULL);
+		all += r[i].bad;
+	}
+	is_int(all, 0, "hmac: four threads, each its own context");
+	is_int(hmac_rounds(5), 0, "hmac: and this thread's again");
+}
 
 static struct cfg *
 load(void)
@@ -267,6 +351,7 @@ main(void)
 	    31, "DemoSecretForTheQuickstartOnly0123456789abcd", 44, hex);
 	is_str(hex, "c6ce8e570d6e5e3ea67f98cb57d387ae626d94bf30610bbcd82d023"
 	    "210243bd4", "hmac: documented quick-start key");
+	test_hmac_kept();
 
 	if ((cfg = load()) == NULL) {
 		ok(0, "fixture config loads");
