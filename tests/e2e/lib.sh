@@ -115,15 +115,17 @@ wait_file() {
 }
 
 # mock_start [options]: the mock provider on a free port, replaying
-# tests/fixtures on request.
+# tests/fixtures on request.  MOCK_NAME (default mock) names its port and
+# log files, so a test can run several.
 mock_start() {
-	rm -f "$T/mock.port"
-	"$MOCK" --port 0 --port-file "$T/mock.port" --expect-key "$PROVIDER_KEY" \
-	    --fixtures "$top_srcdir/tests/fixtures" "$@" >"$T/mock.log" 2>&1 &
+	mn=${MOCK_NAME:-mock}
+	rm -f "$T/$mn.port"
+	"$MOCK" --port 0 --port-file "$T/$mn.port" --expect-key "$PROVIDER_KEY" \
+	    --fixtures "$top_srcdir/tests/fixtures" "$@" >"$T/$mn.log" 2>&1 &
 	MOCK_PID=$!
 	pids="$pids $MOCK_PID"
-	wait_file "$T/mock.port" || bail "mock provider did not start"
-	MOCK_PORT=$(cat "$T/mock.port")
+	wait_file "$T/$mn.port" || bail "mock provider did not start"
+	MOCK_PORT=$(cat "$T/$mn.port")
 	MOCK_URL=${MOCK_URL_SCHEME:-http}://127.0.0.1:$MOCK_PORT
 }
 
