@@ -4,8 +4,9 @@
  * raw bufferevents (not evhttp's client) so the proxy controls everything a
  * metering proxy must: no retries once a request byte was written, no
  * redirects, certificate and host name verification, connect / first-byte
- * / idle timeouts, and backpressure (upstream_pause() stops reading from the
- * provider while the client is slow).
+ * (until the answer's head is complete) / idle timeouts, and backpressure
+ * (upstream_pause() stops reading from the provider while the client is
+ * slow).
  */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
