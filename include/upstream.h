@@ -28,7 +28,9 @@ enum upstream_error {
 	UPSTREAM_ETIMEOUT_IDLE,
 	UPSTREAM_EPROTO,	/* the answer was not valid HTTP */
 	UPSTREAM_ERESET,	/* the connection broke mid-answer */
-	UPSTREAM_ETOOBIG	/* answer larger than the proxy accepts */
+	UPSTREAM_ETOOBIG,	/* answer larger than the proxy accepts */
+	UPSTREAM_EREDIRECT	/* a 3xx: never followed (the proxy's
+				   verdict on a complete answer) */
 };
 
 const char	*upstream_error_text(enum upstream_error);

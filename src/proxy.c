@@ -616,12 +616,18 @@ relay_event_cb(const struct sse_event *ev, void *arg)
 	return (0);
 }
 
+/* Provider headers relayed with an error answer. */
+static const char *retry_headers[] = {
+	"retry-after", "retry-after-ms", "x-should-retry"
+};
+
 static int
 up_headers_cb(struct upstream_req *up, struct httpresp *r, void *arg)
 {
 	struct proxy_req	*p = arg;
 	struct evkeyvalq	*out;
-	const char		*ct, *rid;
+	const char		*ct, *rid, *v;
+	size_t			 i;
 
 	if (p->magic != PREQ_MAGIC || p->req == NULL)
 		return (-1);
@@ -635,6 +641,14 @@ up_headers_cb(struct upstream_req *up, struct httpresp *r, void *arg)
 	if ((rid = httpresp_header(r, "x-request-id")) != NULL &&
 	    header_value_ok(rid) && strlen(rid) < 256)
 		evhttp_add_header(out, "x-upstream-request-id", rid);
+	/* The provider's retry advice goes with its refusal (SDKs use it). */
+	for (i = 0; i < nitems(retry_headers); i++) {
+		evhttp_remove_header(out, retry_headers[i]);
+		if (p->upstream_status >= 400 && (v = httpresp_header(r,
+		    retry_headers[i])) != NULL && header_value_ok(v) &&
+		    strlen(v) < 64)
+			evhttp_add_header(out, retry_headers[i], v);
+	}
 	if (p->stream && p->upstream_status == 200 && ct != NULL &&
 	    strncasecmp(ct, "text/event-stream", 17) == 0) {
 		evhttp_add_header(out, "Content-Type", ct);
@@ -734,6 +748,7 @@ stream_cut(struct proxy_req *p)
 static void
 give_up(struct proxy_req *p, enum upstream_error err)
 {
+	char	msg[64];
 	int	timeout;
 
 	if (p->first_answer != NULL || p->answer != NULL) {
@@ -741,7 +756,20 @@ give_up(struct proxy_req *p, enum upstream_error err)
 		    p->first_answer : p->answer;
 		int		 st = p->first_answer != NULL ?
 		    p->first_status : p->upstream_status;
+		json_t		*j;		/* new */
 
+		/* An error page that is not JSON is no answer for an SDK. */
+		j = json_loadb((const char *)evbuffer_pullup(b, -1),
+		    evbuffer_get_length(b), 0, NULL);
+		if (!json_is_object(j)) {
+			json_decref(j);
+			snprintf(msg, sizeof msg, "the provider answered %d "
+			    "without a JSON body", st);
+			proxy_error(p, ERR_UPSTREAM_ERROR, msg, NULL);
+			proxy_finish(p, OUTCOME_UPSTREAM_ERROR);
+			return;
+		}
+		json_decref(j);
 		evhttp_remove_header(evhttp_request_get_output_headers(p->req),
 		    "Content-Type");
 		evhttp_add_header(evhttp_request_get_output_headers(p->req),
@@ -881,6 +909,15 @@ up_done_cb(struct upstream_req *up, enum upstream_error err, void *arg)
 			attempt_failed(p, err, "connect");
 		else
 			give_up(p, err);
+		return;
+	}
+	if (p->upstream_status >= 300 && p->upstream_status < 400) {
+		log_warn("request %s: provider %s (%s) answered %d; redirects "
+		    "are never followed", p->id, p->model->provider->name,
+		    p->ep->url, p->upstream_status);
+		evbuffer_free(p->answer);
+		p->answer = NULL;
+		give_up(p, UPSTREAM_EREDIRECT);
 		return;
 	}
 	if (p->upstream_status >= 500 || p->upstream_status == 429) {

@@ -123,6 +123,9 @@ upstream_error_text(enum upstream_error e)
 		return ("the provider closed the connection");
 	case UPSTREAM_ETOOBIG:
 		return ("the provider's answer is too large");
+	case UPSTREAM_EREDIRECT:
+		return ("the provider answered with a redirect, which "
+		    "tollgate does not follow");
 	}
 	return ("unknown upstream error");
 }
