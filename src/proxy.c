@@ -915,8 +915,10 @@ up_done_cb(struct upstream_req *up, enum upstream_error err, void *arg)
 		log_warn("request %s: provider %s (%s) answered %d; redirects "
 		    "are never followed", p->id, p->model->provider->name,
 		    p->ep->url, p->upstream_status);
+		/* No usable answer: nothing produced, nothing billed. */
 		evbuffer_free(p->answer);
 		p->answer = NULL;
+		p->upstream_status = 0;
 		give_up(p, UPSTREAM_EREDIRECT);
 		return;
 	}
