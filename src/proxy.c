@@ -284,6 +284,12 @@ client_close_cb(struct evhttp_connection *evcon, void *arg)
 
 	if (p->magic != PREQ_MAGIC)
 		fatalx("proxy: bad request magic in close callback");
+	/*
+	 * A request not answered in full when its client went away is
+	 * detached by libevent, and then ours to free.
+	 */
+	if (p->req != NULL && evhttp_request_get_connection(p->req) == NULL)
+		evhttp_request_free(p->req);
 	p->req = NULL;
 	p->evcon = NULL;
 	if (p->reserving)
