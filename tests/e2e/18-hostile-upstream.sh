@@ -139,24 +139,24 @@ is "$(row)" "upstream_error|502|provider|0|0|0" "connection refused, stream: row
 served "connection refused (Anthropic)"
 
 # --- TLS fails closed: nothing, and no key, reaches the impostor.
-call self '{"model":"gpt-self","stream":true,"messages":[]}'
-is "$CODE" 502 "self-signed provider certificate: 502"
-is "$(cat "$T/self.body")" "$(oai_err upstream_error 'could not connect to the provider')" \
-    "self-signed: upstream_error"
-is "$(row)" "upstream_error|502|provider|0|0|0" "self-signed: row, not billed"
-like "$(curl -sk "https://127.0.0.1:$SELF_PORT/mock/stats")" '"requests": ?0,.*"keys": ?\{"provider": ?0, ?"other": ?0' \
-    "self-signed: the impostor got no request and no key"
-served "self-signed certificate"
-call evil '{"model":"claude-evil","max_tokens":10,"messages":[]}'
-is "$CODE" 502 "trusted CA, wrong host name: 502"
-is "$(cat "$T/evil.body")" "$(ant_err api_error upstream_error 'could not connect to the provider')" \
-    "wrong host name: Anthropic-shaped upstream_error"
-is "$(row)" "upstream_error|502|provider|0|0|0" "wrong host name: row, not billed"
-like "$(curl -sk "https://127.0.0.1:$EVIL_PORT/mock/stats")" '"requests": ?0,.*"keys": ?\{"provider": ?0, ?"other": ?0' \
-    "wrong host name: the impostor got no request and no key"
+impostor() {	# NAME BODY PORT WANT-BODY WHAT
+	call "$1" "$2"
+	is "$CODE" 502 "$5: 502"
+	is "$(cat "$T/$1.body")" "$4" "$5: upstream_error in the API's shape"
+	is "$(row)" "upstream_error|502|provider|0|0|0" "$5: row, not billed"
+	like "$(curl -sk "https://127.0.0.1:$3/mock/stats")" \
+	    '"requests": ?0,.*"keys": ?\{"provider": ?0, ?"other": ?0' \
+	    "$5: the impostor got no request and no key"
+	served "$5"
+}
+impostor self '{"model":"gpt-self","stream":true,"messages":[]}' "$SELF_PORT" \
+    "$(oai_err upstream_error 'could not connect to the provider')" \
+    "self-signed provider certificate"
+impostor evil '{"model":"claude-evil","max_tokens":10,"messages":[]}' "$EVIL_PORT" \
+    "$(ant_err api_error upstream_error 'could not connect to the provider')" \
+    "trusted CA, wrong host name (Anthropic)"
 grep -q 'certificate verify failed' "$T/tollgate.log"
 ok $? "the TLS failure is logged"
-served "wrong host name"
 
 # --- The provider's own 429 / 5xx, Anthropic-shaped: relayed with the
 # provider's body and its retry-after; an error page that is not JSON
