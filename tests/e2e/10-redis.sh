@@ -11,11 +11,14 @@ mock_start
 SEC=RedisSecretRedisSecretRedisSecret00
 SECRETS_EXTRA=$SEC
 # A generous timeout while 300 requests load one Redis on a small, shared
-# machine; the outage checks below use 250 ms.
+# machine; the outage checks below use 250 ms.  Leases last 60 s while
+# those requests run (on a loaded machine they take several seconds, and
+# an expired lease would admit more than the budget) and 3 s for the
+# killed-process check at the end (counters TIMEOUT ON_ERROR [TTL]).
 counters() {
-	COUNTERS="\"counters\": {\"store\": \"redis\", \"url\": \"redis://127.0.0.1:$REDIS_PORT/0\", \"timeout_ms\": $1, \"on_error\": \"$2\", \"lease_ttl_s\": 3}"
+	COUNTERS="\"counters\": {\"store\": \"redis\", \"url\": \"redis://127.0.0.1:$REDIS_PORT/0\", \"timeout_ms\": $1, \"on_error\": \"$2\", \"lease_ttl_s\": ${3:-3}}"
 }
-counters 3000 deny
+counters 3000 deny 60
 budgets() {
 cat >"$T/budgets/e2e.json" <<JSON
 {
