@@ -179,9 +179,9 @@ static unsigned long		 id_counter;
 
 static long long		 st_requests, st_completed;
 static json_t			*st_by_path, *st_last, *st_usage;
-static json_t			*st_hostile;		/* see hostile_start() */
+static json_t			*st_hostile;	/* hostile_start() */
 static long long		 st_connections, st_admin;
-static long long		 st_keys[3];		/* see keys_record() */
+static long long		 st_keys[3];	/* see keys_record() */
 
 static void	answer_step(struct answer *);
 
@@ -1296,7 +1296,7 @@ struct hostile {
 	char				*head, *unit, *tail;
 	size_t				 headlen, unitlen, taillen;
 	long long			 units_left, ms;
-	size_t				 added;		/* to the output */
+	size_t				 added;	/* to the output */
 	int				 head_sent, tail_sent;
 	int				 close_after;	/* the tail */
 };
@@ -1305,7 +1305,8 @@ struct hostile {
 static void
 hostile_end(struct hostile *h, const char *how)
 {
-	size_t	left = evbuffer_get_length(bufferevent_get_output(h->bev));
+	struct evbuffer	*out = bufferevent_get_output(h->bev);
+	size_t		 left = evbuffer_get_length(out);
 
 	json_decref(st_hostile);
 	st_hostile = json_pack("{s:s, s:I, s:s}", "mode", h->mode, "bytes",
@@ -1493,7 +1494,7 @@ hostile_start(struct evhttp_request *req, enum api api, const char *model,
 		strcat(h->head, "data: ");
 		h->unit = hostile_repeat("x", HOSTILE_UNIT, "");
 		h->tail = strdup("\n\ndata: [DONE]\n\n");
-		h->close_after = 1;	/* the end of a read-until-close body */
+		h->close_after = 1;	/* ends a read-until-close body */
 	} else {
 		free(h->mode);
 		free(h);
