@@ -8,10 +8,10 @@
 #ifndef PROXY_H
 #define PROXY_H
 
-struct evhttp_request;
+struct http_req;
 
-/* evhttp general callback; arg is the struct worker. */
-void	proxy_request_cb(struct evhttp_request *, void *arg);
+/* The listener's request callback; arg is the struct worker. */
+void	proxy_request_cb(struct http_req *, void *arg);
 
 /*
  * The drain timeout expired: end every request still in flight on w (streams
