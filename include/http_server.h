@@ -44,6 +44,12 @@ void		 http_server_listen(struct http_server *,
 		    struct evconnlistener *lev, SSL_CTX *tls);
 
 /*
+ * Serve the connected socket fd (taken over) as if accepted; tls may be
+ * NULL.  For tests and fuzzers.
+ */
+void		 http_server_adopt(struct http_server *, int fd, SSL_CTX *tls);
+
+/*
  * Stop accepting and close idle connections; the others close once their
  * answer has left.  idle_cb(arg) runs when the last connection is gone
  * (at once when there is none).

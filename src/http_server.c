@@ -123,6 +123,7 @@ static int	nconns;			/* __atomic */
 static void	conn_close(struct http_conn *);
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_process(struct http_conn *);
+static void	conn_new(struct http_server *, evutil_socket_t, SSL_CTX *);
 
 void
 http_server_max_connections(int n)
@@ -284,7 +285,21 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct http_listener	*l = arg;
-	struct http_server	*srv = l->srv;
+
+	conn_new(l->srv, fd, l->tls);	/* already non-blocking */
+}
+
+void
+http_server_adopt(struct http_server *srv, int fd, SSL_CTX *tls)
+{
+	evutil_make_socket_nonblocking(fd);
+	conn_new(srv, fd, tls);
+}
+
+/* A connection on the accepted socket fd. */
+static void
+conn_new(struct http_server *srv, evutil_socket_t fd, SSL_CTX *tls)
+{
 	struct http_conn	*conn;
 	struct bufferevent	*bev;
 	SSL			*ssl;
@@ -296,8 +311,8 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if (l->tls != NULL) {
-		if ((ssl = SSL_new(l->tls)) == NULL) {
+	if (tls != NULL) {
+		if ((ssl = SSL_new(tls)) == NULL) {
 			close(fd);
 			return;
 		}
@@ -320,7 +335,7 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	conn->parser = httpresp_new_request(srv->lim.max_header_bytes,
 	    srv->lim.max_body_bytes);
 	conn->phase = PHASE_IDLE;
-	conn->tls = l->tls != NULL;
+	conn->tls = tls != NULL;
 	conn->timer = evtimer_new(srv->base, conn_timer_cb, conn);
 	TAILQ_INSERT_TAIL(&srv->conns, conn, entry);
 	/* Pipelined bytes wait in at most this much input. */
