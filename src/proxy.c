@@ -135,6 +135,7 @@ struct proxy_req {
 	const char		*cap_name;	/* body field capping output */
 	int64_t			 cap;		/* output cap reserved for */
 	int			 inject_cap;	/* write cap into the body */
+	int64_t			 body_cap;	/* the body's own cap, or -1 */
 	int			 capped;	/* lowered to fit the budget */
 
 	struct budget_plan	*plan;		/* NULL: the app has no limits */
@@ -1043,10 +1044,11 @@ admit(struct proxy_req *p)
 	int				 limited;
 
 	p->cap_name = cap_field(p, p->body);
+	p->body_cap = -1;
 	pcap = policy_max_output_tokens(p->app);
 	if (p->cap_name != NULL) {
 		if (body_int(p->body, p->cap_name, &v) == 0) {
-			p->cap = v;
+			p->cap = p->body_cap = v;
 			if (pcap > 0 && v > pcap) {
 				p->cap = pcap;
 				p->inject_cap = 1;
@@ -1195,7 +1197,8 @@ proxy_send(struct proxy_req *p)
 	char			*s, buf[64];
 	int			 wait_s;
 
-	if (p->inject_cap && p->cap_name != NULL) {
+	/* The body is re-serialized only when the cap it carries changes. */
+	if (p->inject_cap && p->cap_name != NULL && p->cap != p->body_cap) {
 		json_object_set_new(p->body, p->cap_name,
 		    json_integer(p->cap));
 		p->rewrite = 1;
