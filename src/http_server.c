@@ -547,34 +547,82 @@ http_date(void)
 	return (buf);
 }
 
+/* Append len bytes to the head being built in h (or to out, if full). */
+struct head_buf {
+	char		 buf[2048];
+	size_t		 len;
+	struct evbuffer	*out;
+};
+
+static void
+head_add(struct head_buf *h, const char *s, size_t len)
+{
+	if (h->len + len > sizeof h->buf) {
+		evbuffer_add(h->out, h->buf, h->len);
+		h->len = 0;
+		if (len > sizeof h->buf) {
+			evbuffer_add(h->out, s, len);
+			return;
+		}
+	}
+	memcpy(h->buf + h->len, s, len);
+	h->len += len;
+}
+
+static void
+head_str(struct head_buf *h, const char *s)
+{
+	head_add(h, s, strlen(s));
+}
+
 /* Status line and headers; length -1: streamed. */
 static void
 write_head(struct http_req *req, int status, long long length)
 {
 	struct http_conn	*conn = req->conn;
-	struct evbuffer		*out = bufferevent_get_output(conn->bev);
+	struct head_buf		 h;
+	char			 num[32];
 	size_t			 i;
 
+	h.len = 0;
+	h.out = bufferevent_get_output(conn->bev);
 	if (conn->srv->stopping)
 		req->close = 1;
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-	    status_text(status), http_date());
-	for (i = 0; i < req->nhdrs; i++)
-		evbuffer_add_printf(out, "%s: %s\r\n", req->hdrs[i].name,
-		    req->hdrs[i].value);
-	if (length >= 0)
-		evbuffer_add_printf(out, "Content-Length: %lld\r\n", length);
-	else if (req->minor >= 1) {
+	if (status < 100 || status > 999)
+		status = 500;
+	num[0] = '0' + status / 100;
+	num[1] = '0' + status / 10 % 10;
+	num[2] = '0' + status % 10;
+	num[3] = ' ';
+	head_add(&h, "HTTP/1.1 ", 9);
+	head_add(&h, num, 4);
+	head_str(&h, status_text(status));
+	head_add(&h, "\r\nDate: ", 8);
+	head_str(&h, http_date());
+	head_add(&h, "\r\n", 2);
+	for (i = 0; i < req->nhdrs; i++) {
+		head_str(&h, req->hdrs[i].name);
+		head_add(&h, ": ", 2);
+		head_str(&h, req->hdrs[i].value);
+		head_add(&h, "\r\n", 2);
+	}
+	if (length >= 0) {
+		head_add(&h, "Content-Length: ", 16);
+		head_add(&h, num, (size_t)snprintf(num, sizeof num, "%lld",
+		    length));
+		head_add(&h, "\r\n", 2);
+	} else if (req->minor >= 1) {
 		req->chunked = 1;
-		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+		head_add(&h, "Transfer-Encoding: chunked\r\n", 28);
 	} else
 		req->close = 1;		/* HTTP/1.0: the close ends it */
 	if (req->close)
-		evbuffer_add(out, "Connection: close\r\n\r\n", 21);
+		head_add(&h, "Connection: close\r\n\r\n", 21);
 	else if (req->minor == 0)
-		evbuffer_add(out, "Connection: keep-alive\r\n\r\n", 26);
+		head_add(&h, "Connection: keep-alive\r\n\r\n", 26);
 	else
-		evbuffer_add(out, "\r\n", 2);
+		head_add(&h, "\r\n", 2);
+	evbuffer_add(h.out, h.buf, h.len);
 	req->started = 1;
 }
 

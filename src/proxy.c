@@ -24,6 +24,7 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,35 +405,49 @@ static const char *pass_headers[] = {
 	"user-agent"
 };
 
+/* Append the NULL-terminated list of strings to the upstream head. */
+static void
+head_str(struct evbuffer *head, const char *s, ...)
+{
+	va_list	ap;
+
+	va_start(ap, s);
+	for (; s != NULL; s = va_arg(ap, const char *))
+		evbuffer_add(head, s, strlen(s));
+	va_end(ap);
+}
+
 static void
 build_head(struct proxy_req *p, struct evbuffer *head, size_t body_len)
 {
 	const struct cfg_endpoint	*ep = p->ep;
 	const struct cfg_provider	*prov = p->model->provider;
 	const char			*v;
+	char				 len[32];
 	size_t				 i;
 
-	evbuffer_add_printf(head, "POST %s%s HTTP/1.1\r\nHost: %s\r\n",
-	    ep->path_prefix, p->route->path, ep->authority);
-	evbuffer_add_printf(head, "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nAccept: %s\r\n", body_len,
-	    p->stream ? "text/event-stream" : "application/json");
+	head_str(head, "POST ", ep->path_prefix, p->route->path,
+	    " HTTP/1.1\r\nHost: ", ep->authority, "\r\n"
+	    "Content-Type: application/json\r\nContent-Length: ", NULL);
+	snprintf(len, sizeof len, "%zu", body_len);
+	head_str(head, len, "\r\nAccept: ", p->stream ? "text/event-stream" :
+	    "application/json", "\r\n", NULL);
 	if (prov->api == API_ANTHROPIC) {
-		evbuffer_add_printf(head, "x-api-key: %s\r\n", prov->key);
+		head_str(head, "x-api-key: ", prov->key, "\r\n", NULL);
 		if (http_req_header(p->req, "anthropic-version") == NULL)
-			evbuffer_add_printf(head,
-			    "anthropic-version: 2023-06-01\r\n");
+			head_str(head, "anthropic-version: 2023-06-01\r\n",
+			    NULL);
 	} else
-		evbuffer_add_printf(head, "Authorization: Bearer %s\r\n",
-		    prov->key);
+		head_str(head, "Authorization: Bearer ", prov->key, "\r\n",
+		    NULL);
 	for (i = 0; i < nitems(pass_headers); i++) {
 		v = http_req_header(p->req, pass_headers[i]);
 		if (v != NULL && header_value_ok(v) && strlen(v) < 1024)
-			evbuffer_add_printf(head, "%s: %s\r\n",
-			    pass_headers[i], v);
+			head_str(head, pass_headers[i], ": ", v, "\r\n",
+			    NULL);
 	}
-	evbuffer_add_printf(head, "traceparent: %s\r\nX-Request-Id: %s\r\n\r\n",
-	    p->traceparent, p->id);
+	head_str(head, "traceparent: ", p->traceparent, "\r\nX-Request-Id: ",
+	    p->id, "\r\n\r\n", NULL);
 }
 
 /* Queue the pending SSE bytes to the client; pause upstream if slow. */
