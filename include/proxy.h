@@ -20,4 +20,11 @@ void	proxy_request_cb(struct http_req *, void *arg);
 struct worker;
 void	proxy_abort_all(struct worker *);
 
+/*
+ * Create w's lease renewal timer (w->ev_renew, freed by the caller).  It
+ * runs while w has requests with leases, so that they keep their hold on
+ * the budget however long they run.
+ */
+void	proxy_renew_init(struct worker *);
+
 #endif

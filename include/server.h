@@ -33,6 +33,7 @@ struct worker {
 	void			*fallback_bctx;	/* in-process fallback */
 	struct event		*ev_stop;	/* activated by the main thread */
 	struct event		*ev_deadline;	/* drain timeout */
+	struct event		*ev_renew;	/* lease renewal (proxy.c) */
 	uint64_t		 rid_hi;	/* request id: random prefix */
 	uint64_t		 rid_seq;	/* and a counter */
 	struct proxy_req	*reqs;		/* in flight (proxy.c list) */

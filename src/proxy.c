@@ -64,6 +64,7 @@
 #define DEFAULT_OUTPUT_CAP	4096	/* when neither body nor policy caps */
 #define MIN_USEFUL_OUTPUT	256	/* a lowered cap below this refuses */
 #define CUT_MARGIN		16	/* tokens of slack before a stream cut */
+#define RENEW_MAX_MS		60000	/* lease renewals at least this often */
 
 enum proxy_errcode {
 #define TG_ERROR(e, st, code, ot, at)	ERR_##e,
@@ -180,6 +181,7 @@ static void	attempt_failed(struct proxy_req *, enum upstream_error,
 static void	give_up(struct proxy_req *, enum upstream_error);
 static void	release(struct proxy_req *);
 static void	admit_reserve(struct proxy_req *);
+static void	renew_arm(struct worker *, int64_t);
 static void	proxy_send(struct proxy_req *);
 static void	count_budget(const struct proxy_req *);
 
@@ -1009,6 +1011,7 @@ admit_reserve(struct proxy_req *p)
 	reserve_amount(p, p->cap, &p->plan->reserve);
 	p->plan->deadline_ms = util_now_ms() +
 	    (int64_t)p->cfg->lease_ttl_s * 1000;
+	renew_arm(w, (int64_t)p->cfg->lease_ttl_s * 1000);
 	p->reserving = 1;
 	if (p->fallback)
 		fb->reserve(w->fallback_bctx, p->plan, reserve_cb, p);
@@ -1613,6 +1616,73 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 	p->magic = 0;
 	server_request_done(w);
 	free(p);
+}
+
+/*
+ * Have the renewal timer fire within a third of ttl_ms from now, at most
+ * RENEW_MAX_MS.  A third leaves two more tries when one renewal is lost
+ * (Redis restarting); the cap keeps retrying often under a long TTL.
+ */
+static void
+renew_arm(struct worker *w, int64_t ttl_ms)
+{
+	struct timeval	tv, due, now;
+	int64_t		ms = ttl_ms / 3;
+
+	if (ms > RENEW_MAX_MS)
+		ms = RENEW_MAX_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (evtimer_pending(w->ev_renew, &due)) {
+		event_base_gettimeofday_cached(w->base, &now);
+		evutil_timeradd(&now, &tv, &now);
+		if (evutil_timercmp(&due, &now, <=))
+			return;
+	}
+	evtimer_add(w->ev_renew, &tv);
+}
+
+/*
+ * Renew the lease of every request of w still running, to now + its own
+ * generation's lease_ttl_s, on the store that holds it; then again after
+ * a third of the shortest TTL in play, while there is any.  Only this live
+ * process renews: a crashed one's leases lapse.
+ */
+static void
+renew_cb(evutil_socket_t fd, short events, void *arg)
+{
+	const struct budget_store_ops	*ops, *fb;
+	struct worker			*w = arg;
+	struct proxy_req		*p;
+	int64_t				 now, ttl_ms, next_ms = 0;
+
+	if (w->magic != WORKER_MAGIC)
+		fatalx("proxy: bad worker magic in renew");
+	ops = server_budget(&fb);
+	now = util_now_ms();
+	for (p = w->reqs; p != NULL; p = p->next) {
+		if (p->plan == NULL)
+			continue;
+		ttl_ms = (int64_t)p->cfg->lease_ttl_s * 1000;
+		if (next_ms == 0 || ttl_ms < next_ms)
+			next_ms = ttl_ms;
+		if (!p->leased || p->reserving)
+			continue;	/* a reserve will set the deadline */
+		p->plan->deadline_ms = now + ttl_ms;
+		if (p->fallback)
+			fb->renew(w->fallback_bctx, p->plan);
+		else
+			ops->renew(w->bctx, p->plan);
+	}
+	if (next_ms > 0)
+		renew_arm(w, next_ms);
+}
+
+void
+proxy_renew_init(struct worker *w)
+{
+	if ((w->ev_renew = evtimer_new(w->base, renew_cb, w)) == NULL)
+		fatalx("proxy: evtimer_new failed");
 }
 
 void

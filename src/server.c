@@ -378,6 +378,7 @@ worker_init(struct worker *w, int id, const struct cfg *cfg)
 	for (i = 0; i < cfg->ntls_listen; i++)
 		worker_bind(w, srv.tls, cfg->nlisten + i);
 	w->ev_stop = event_new(w->base, -1, 0, worker_stop_cb, w);
+	proxy_renew_init(w);
 }
 
 static void
@@ -392,6 +393,8 @@ worker_free(struct worker *w)
 		event_free(w->ev_stop);
 	if (w->ev_deadline != NULL)
 		event_free(w->ev_deadline);
+	if (w->ev_renew != NULL)
+		event_free(w->ev_renew);
 	event_base_free(w->base);
 	w->magic = 0;
 }
