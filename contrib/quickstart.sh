@@ -26,7 +26,7 @@ cd "$top"
 # renders the showback report in its test).
 pkgs="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libjansson-dev libsqlite3-dev libhiredis-dev
-openssl ca-certificates curl sqlite3 tzdata redis-server nodejs npm
+openssl ca-certificates curl sqlite3 tzdata redis-server wrk nodejs npm python3
 chromium"
 
 missing=

@@ -14,7 +14,9 @@
  * adds the reserve to the leased amounts of every counter and records a
  * lease with a deadline.  Settle (once per lease id) takes the reserve off
  * and adds the actual amounts to used.  A lease whose deadline passed
- * stops counting by itself.
+ * stops counting by itself, so the reserve of a crashed process comes
+ * back; a live process renews the leases of its requests still running
+ * before their deadline.
  *
  * Two stores with the same semantics: local (in-process, one lock; rebuilt
  * from the ledger at start) and Redis (one Lua script per step, shared by
@@ -165,6 +167,13 @@ struct budget_store_ops {
 	/* Read counters into plan->state, without leasing; like reserve. */
 	void	 (*peek)(void *wctx, struct budget_plan *, budget_done_cb,
 		    void *arg);
+	/*
+	 * Move the deadline of a live lease (reserved, not settled, its
+	 * deadline not yet passed) to plan->deadline_ms, so that a request
+	 * still running keeps its hold on the budget.  A lease that already
+	 * stopped counting stays stopped.  Fire and forget.
+	 */
+	void	 (*renew)(void *wctx, const struct budget_plan *);
 };
 
 #endif

@@ -1,17 +1,18 @@
 /*
  * The Redis counter store: the same semantics as the local store, shared
- * by any number of tollgate processes.  Each step (reserve, settle, peek)
- * is one Lua script run with EVALSHA (EVAL when Redis answers NOSCRIPT), on
- * a hiredis async connection attached to the worker's event loop.  A step
- * that gets no answer within timeout_ms reports BUDGET_UNAVAILABLE; the
- * proxy then denies (503) or, with on_error "allow", uses its in-process
- * fallback store.
+ * by any number of tollgate processes.  Each step (reserve, settle, peek,
+ * renew) is one Lua script run with EVALSHA (EVAL when Redis answers
+ * NOSCRIPT), on a hiredis async connection attached to the worker's event
+ * loop.  A reserve or peek that gets no answer within timeout_ms reports
+ * BUDGET_UNAVAILABLE; the proxy then denies (503) or, with on_error
+ * "allow", uses its in-process fallback store.
  *
  * Keys (one Redis, or a Sentinel-managed primary; not Redis Cluster):
  *   tg:c:<counter key>   hash u0 u1 u2 (used nusd, tokens, requests) and
  *                        l0 l1 l2 (leased); expires a day after its window
- *   tg:lease:<lease id>  hash: the lease's counters and reserve
- *   tg:leases            sorted set of lease ids by deadline (ms)
+ *   tg:lease:<lease id>  hash: the lease's counters, reserve and deadline
+ *   tg:leases            sorted set of lease ids by deadline (ms); a renew
+ *                        moves both deadlines
  *   tg:settled:<id>      marks a settled lease for a day (idempotency)
  */
 #ifndef BUDGET_REDIS_H

@@ -1,6 +1,7 @@
 /*
- * Incremental HTTP/1.1 response parser for the upstream client (RFC 9112),
- * with no I/O.  Bytes are fed as they arrive, split at any offset.  The
+ * Incremental HTTP/1.1 message parser (RFC 9112) with no I/O: responses
+ * for the upstream client and, made with httpresp_new_request(), requests
+ * for the listener.  Bytes are fed as they arrive, split at any offset.  The
  * status line and headers are copied into the parser (at most
  * max_header_bytes); body bytes are handed to on_body() as pointers into
  * the caller's buffer, with chunked framing removed (zero copy).
@@ -15,6 +16,7 @@
 #define HTTPRESP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct httpresp;
 
@@ -43,6 +45,16 @@ enum httpresp_state {
  * error.  Ready for a response to a non-HEAD request.
  */
 struct httpresp	*httpresp_new(size_t max_header_bytes);
+
+/*
+ * A parser for requests (caller frees).  Stricter still than for
+ * responses: every line ends in CRLF, the target is a path, exactly one
+ * Host (HTTP/1.1), at most one Content-Length with one value, no coding
+ * but chunked, at most 100 headers; a request without framing headers has
+ * no body, and a decoded body over max_body_bytes is an error.
+ */
+struct httpresp	*httpresp_new_request(size_t max_header_bytes,
+		    uint64_t max_body_bytes);
 
 /* Frees the parser and every header it holds; accepts NULL. */
 void		 httpresp_free(struct httpresp *);
@@ -101,6 +113,20 @@ void		 httpresp_header_at(const struct httpresp *, size_t i,
  * Meaningful once the headers are parsed.
  */
 int		 httpresp_keepalive(const struct httpresp *);
+
+/* Requests: method and target (borrowed like headers); NULL before. */
+const char	*httpresp_method(const struct httpresp *);
+const char	*httpresp_target(const struct httpresp *);
+
+/* The x of HTTP/1.x. */
+int		 httpresp_minor(const struct httpresp *);
+
+/*
+ * Requests: the status an error calls for (431 for a head over the limit
+ * or too many headers, 413 for a body over the limit, else 400); 0 when
+ * there is no error.
+ */
+int		 httpresp_error_status(const struct httpresp *);
 
 /* Static text describing the error; NULL when there was none. */
 const char	*httpresp_error(const struct httpresp *);

@@ -8,10 +8,10 @@
 #ifndef PROXY_H
 #define PROXY_H
 
-struct evhttp_request;
+struct http_req;
 
-/* evhttp general callback; arg is the struct worker. */
-void	proxy_request_cb(struct evhttp_request *, void *arg);
+/* The listener's request callback; arg is the struct worker. */
+void	proxy_request_cb(struct http_req *, void *arg);
 
 /*
  * The drain timeout expired: end every request still in flight on w (streams
@@ -19,5 +19,12 @@ void	proxy_request_cb(struct evhttp_request *, void *arg);
  */
 struct worker;
 void	proxy_abort_all(struct worker *);
+
+/*
+ * Create w's lease renewal timer (w->ev_renew, freed by the caller).  It
+ * runs while w has requests with leases, so that they keep their hold on
+ * the budget however long they run.
+ */
+void	proxy_renew_init(struct worker *);
 
 #endif

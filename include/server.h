@@ -1,6 +1,6 @@
 /*
  * The serving process: worker threads, each with its own event loop, its
- * own listening sockets (SO_REUSEPORT), its own evhttp servers and its own
+ * own listening sockets (SO_REUSEPORT), its own HTTP server and its own
  * upstream pool; the current configuration generation; the ledger; signal
  * handling and graceful drain.
  */
@@ -14,10 +14,10 @@
 struct cfg;
 struct ledger;
 struct evhttp;
+struct http_server;
 struct event;
 struct event_base;
 struct upstream_pool;
-struct evhttp_bound_socket;
 struct proxy_req;
 
 #define WORKER_MAGIC	0x776b7231U
@@ -27,24 +27,23 @@ struct worker {
 	int			 id;
 	pthread_t		 thread;
 	struct event_base	*base;
-	struct evhttp		*http;		/* plain listeners */
-	struct evhttp		*https;		/* TLS listeners, or NULL */
+	struct http_server	*http;		/* plain and TLS listeners */
 	struct upstream_pool	*pool;
 	void			*bctx;		/* counter store, this thread */
 	void			*fallback_bctx;	/* in-process fallback */
 	struct event		*ev_stop;	/* activated by the main thread */
 	struct event		*ev_deadline;	/* drain timeout */
+	struct event		*ev_renew;	/* lease renewal (proxy.c) */
 	uint64_t		 rid_hi;	/* request id: random prefix */
 	uint64_t		 rid_seq;	/* and a counter */
-	struct worker_listener {
-		struct evhttp			*http;
-		struct evhttp_bound_socket	*bound;
-	}			*listeners;	/* to stop accepting */
-	size_t			 nlisteners;
 	struct proxy_req	*reqs;		/* in flight (proxy.c list) */
 	int			 active;	/* requests in flight */
 	int			 draining;
+	int			 http_idle;	/* draining: no connection */
 };
+
+/* Idle time allowed between two requests on a client connection. */
+#define KEEPALIVE_TIMEOUT_S	75
 
 /* Run the proxy until SIGTERM/SIGINT and a drain.  Returns exit status. */
 int		 server_run(const char *cfgpath);

@@ -4,8 +4,9 @@
  * raw bufferevents (not evhttp's client) so the proxy controls everything a
  * metering proxy must: no retries once a request byte was written, no
  * redirects, certificate and host name verification, connect / first-byte
- * / idle timeouts, and backpressure (upstream_pause() stops reading from the
- * provider while the client is slow).
+ * (until the answer's head is complete) / idle timeouts, and backpressure
+ * (upstream_pause() stops reading from the provider while the client is
+ * slow).
  */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
@@ -27,7 +28,9 @@ enum upstream_error {
 	UPSTREAM_ETIMEOUT_IDLE,
 	UPSTREAM_EPROTO,	/* the answer was not valid HTTP */
 	UPSTREAM_ERESET,	/* the connection broke mid-answer */
-	UPSTREAM_ETOOBIG	/* answer larger than the proxy accepts */
+	UPSTREAM_ETOOBIG,	/* answer larger than the proxy accepts */
+	UPSTREAM_EREDIRECT	/* a 3xx: never followed (the proxy's
+				   verdict on a complete answer) */
 };
 
 const char	*upstream_error_text(enum upstream_error);

@@ -6,7 +6,8 @@
  * Leases are kept until they are settled.  Once a second a sweep takes the
  * reserve of every lease past its deadline off its counters (the lease
  * "stops counting by itself"; a later settle then only adds what was used)
- * and drops counters whose window ended a day ago.
+ * and drops counters whose window ended a day ago.  A renew moves the
+ * deadline of a lease that still counts; one that stopped stays stopped.
  */
 #include "config.h"
 
@@ -253,6 +254,19 @@ local_reserve(void *wctx, struct budget_plan *plan, budget_done_cb cb,
 	cb(res, plan, arg);
 }
 
+/* The link to the lease named id (*result NULL when there is none). */
+static struct llease **
+lease_find(struct lstore *ls, const char *id)
+{
+	struct llease	**lp;
+
+	for (lp = &ls->leases[hash(id)]; *lp != NULL; lp = &(*lp)->next) {
+		if (strcmp((*lp)->id, id) == 0)
+			break;
+	}
+	return (lp);
+}
+
 static void
 local_settle(void *wctx, const struct budget_plan *plan)
 {
@@ -262,12 +276,8 @@ local_settle(void *wctx, const struct budget_plan *plan)
 	int		 u;
 
 	pthread_mutex_lock(&ls->lock);
-	for (lp = &ls->leases[hash(plan->lease_id)]; (l = *lp) != NULL;
-	    lp = &l->next) {
-		if (strcmp(l->id, plan->lease_id) == 0)
-			break;
-	}
-	if (l != NULL) {
+	lp = lease_find(ls, plan->lease_id);
+	if ((l = *lp) != NULL) {
 		/* Settled once: the lease record goes with it. */
 		*lp = l->next;
 		if (!l->expired)
@@ -295,11 +305,29 @@ local_peek(void *wctx, struct budget_plan *plan, budget_done_cb cb,
 	cb(BUDGET_OK, plan, arg);
 }
 
+/*
+ * A lease past its deadline is not renewed even before a sweep saw it:
+ * the same answer as the Redis store, whose reserve purges first.
+ */
+static void
+local_renew(void *wctx, const struct budget_plan *plan)
+{
+	struct lstore	*ls = wctx;
+	struct llease	*l;
+
+	pthread_mutex_lock(&ls->lock);
+	l = *lease_find(ls, plan->lease_id);
+	if (l != NULL && !l->expired && l->deadline_ms > util_now_ms())
+		l->deadline_ms = plan->deadline_ms;
+	pthread_mutex_unlock(&ls->lock);
+}
+
 const struct budget_store_ops budget_local_ops = {
-	"local",
-	local_worker_init,
-	local_worker_free,
-	local_reserve,
-	local_settle,
-	local_peek
+	.name = "local",
+	.worker_init = local_worker_init,
+	.worker_free = local_worker_free,
+	.reserve = local_reserve,
+	.settle = local_settle,
+	.peek = local_peek,
+	.renew = local_renew,
 };

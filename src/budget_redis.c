@@ -18,6 +18,8 @@
  * (100 ms .. 5 s); steps issued meanwhile fail at once.  Settles are fire
  * and forget and idempotent per lease id, so one that lost its connection
  * is queued (bounded) and sent again once the next connection is up.
+ * Renewals are fire and forget too but never queued: the proxy renews
+ * every few seconds, and a late one could only find its lease lapsed.
  *
  * Amounts cross the Lua boundary as decimal strings: HINCRBY gets the
  * client's own digits and the states come back as Redis' digits, so no
@@ -69,7 +71,17 @@ enum br_script {
 	BR_SETTLE,
 	BR_PEEK,
 	BR_PURGE,
+	BR_RENEW,
 	BR_NSCRIPTS
+};
+
+/* Why renewals failed, each logged once per connection. */
+enum br_renew_fail {
+	BR_RENEW_UNSENT = 0,	/* no connection, or it went away */
+	BR_RENEW_REFUSED,	/* Redis answered an error */
+	BR_RENEW_MALFORMED,	/* not what the script returns */
+	BR_RENEW_LAPSED,	/* the lease had stopped counting */
+	BR_RENEW_NFAIL
 };
 
 /*
@@ -200,6 +212,23 @@ static const char br_lua_peek[] = BR_LUA_COMMON
 static const char br_lua_purge[] = BR_LUA_COMMON
 	"return purge(ARGV[1])\n";
 
+/*
+ * renew.  No KEYS.  ARGV: now, lease id, new deadline, lease hash expiry.
+ * Returns 1 when the lease was live (exists, not settled, deadline not
+ * passed) and now ends at the new deadline, else 0 and changes nothing:
+ * a lease that stopped counting is not brought back.
+ */
+static const char br_lua_renew[] =
+	"local id = ARGV[2]\n"
+	"local lk = 'tg:lease:' .. id\n"
+	"if redis.call('EXISTS', 'tg:settled:' .. id) == 1 then return 0 end\n"
+	"local d = redis.call('HGET', lk, 'd')\n"
+	"if not d or tonumber(d) <= tonumber(ARGV[1]) then return 0 end\n"
+	"redis.call('HSET', lk, 'd', ARGV[3])\n"
+	"redis.call('PEXPIREAT', lk, ARGV[4])\n"
+	"redis.call('ZADD', 'tg:leases', ARGV[3], id)\n"
+	"return 1\n";
+
 static const struct {
 	const char	*name;
 	const char	*body;
@@ -209,6 +238,14 @@ static const struct {
 	{ "settle", br_lua_settle, sizeof br_lua_settle - 1 },
 	{ "peek", br_lua_peek, sizeof br_lua_peek - 1 },
 	{ "purge", br_lua_purge, sizeof br_lua_purge - 1 },
+	{ "renew", br_lua_renew, sizeof br_lua_renew - 1 },
+};
+
+static const char *const br_renew_why[BR_RENEW_NFAIL] = {
+	"no connection to Redis",
+	"Redis refused it",
+	"malformed reply",
+	"too late, the lease had already stopped counting",
 };
 
 struct br_store {
@@ -266,6 +303,7 @@ struct br_wctx {
 	struct event		*hs_timer;
 	struct br_reqs		 settles;	/* waiting for a connection */
 	size_t			 nsettles;
+	unsigned		 renew_logged;	/* bit per br_renew_fail */
 };
 
 static int64_t	(*br_clock)(void) = util_now_ms;	/* tests set it */
@@ -514,31 +552,43 @@ br_args_clear(struct br_args *a)
 	memset(a, 0, sizeof *a);
 }
 
-/* Counter keys, then the step's ARGV: see the scripts. */
+/*
+ * When the lease hash may go: a day after both its deadline and its
+ * counters' windows (a settle that late still finds what it names).
+ */
+static int64_t
+br_lease_expiry(const struct budget_plan *plan)
+{
+	int64_t	 lexp = plan->deadline_ms + BR_DAY_MS;
+	size_t	 i;
+
+	for (i = 0; i < plan->ncounters; i++) {
+		if (plan->counters[i].end_ms + BR_DAY_MS > lexp)
+			lexp = plan->counters[i].end_ms + BR_DAY_MS;
+	}
+	return (lexp);
+}
+
+/* Counter keys (none for renew), then the step's ARGV: see the scripts. */
 static void
 br_args_plan(struct br_args *a, enum br_script script,
     const struct budget_plan *plan, int64_t now_ms)
 {
-	int64_t	 lexp;
-	size_t	 i;
+	size_t	 i, nkeys;
 
-	br_args_add(a, "%zu", plan->ncounters);
-	for (i = 0; i < plan->ncounters; i++)
+	nkeys = script == BR_RENEW ? 0 : plan->ncounters;
+	br_args_add(a, "%zu", nkeys);
+	for (i = 0; i < nkeys; i++)
 		br_args_add(a, "tg:c:%s", plan->counters[i].key);
 
 	switch (script) {
 	case BR_RESERVE:
-		lexp = plan->deadline_ms + BR_DAY_MS;
-		for (i = 0; i < plan->ncounters; i++) {
-			if (plan->counters[i].end_ms + BR_DAY_MS > lexp)
-				lexp = plan->counters[i].end_ms + BR_DAY_MS;
-		}
 		br_args_add(a, "%" PRId64, now_ms);
 		br_args_add(a, "%s", plan->lease_id);
 		br_args_add(a, "%" PRId64, plan->deadline_ms);
 		for (i = 0; i < BUDGET_NUNITS; i++)
 			br_args_add(a, "%" PRId64, plan->reserve.v[i]);
-		br_args_add(a, "%" PRId64, lexp);
+		br_args_add(a, "%" PRId64, br_lease_expiry(plan));
 		br_args_add(a, "%zu", plan->nchecks);
 		for (i = 0; i < plan->ncounters; i++) {
 			br_args_add(a, "%" PRId64,
@@ -562,6 +612,12 @@ br_args_plan(struct br_args *a, enum br_script script,
 	case BR_PEEK:
 	case BR_PURGE:
 		br_args_add(a, "%" PRId64, now_ms);
+		break;
+	case BR_RENEW:
+		br_args_add(a, "%" PRId64, now_ms);
+		br_args_add(a, "%s", plan->lease_id);
+		br_args_add(a, "%" PRId64, plan->deadline_ms);
+		br_args_add(a, "%" PRId64, br_lease_expiry(plan));
 		break;
 	case BR_NSCRIPTS:
 		fatalx("redis: bad script");
@@ -808,6 +864,45 @@ br_settle_reply(struct br_req *req, const redisReply *r)
 	br_req_free(req);
 }
 
+/*
+ * Count a failed renewal (a lapsed lease is no store failure) and say why,
+ * once per kind until the next connection: renewals come every few
+ * seconds for every request in flight.
+ */
+static void
+br_renew_failed(struct br_wctx *w, enum br_renew_fail why, const char *id,
+    const char *detail)
+{
+	if (why != BR_RENEW_LAPSED)
+		br_error(w->store);
+	if (w->renew_logged & (1U << why))
+		return;
+	w->renew_logged |= 1U << why;
+	log_warn("redis: lease %s not renewed: %s%s%s; the next such failure "
+	    "is logged after Redis reconnects", id, br_renew_why[why],
+	    detail != NULL ? ": " : "", detail != NULL ? detail : "");
+}
+
+/* A renewal's reply: 1 renewed, 0 the lease no longer counted. */
+static void
+br_renew_reply(struct br_req *req, const redisReply *r)
+{
+	struct br_wctx	*w = req->w;
+
+	if (r == NULL) {
+		if (!w->freeing)
+			br_renew_failed(w, BR_RENEW_UNSENT, req->lease_id,
+			    NULL);
+	} else if (r->type == REDIS_REPLY_ERROR)
+		br_renew_failed(w, BR_RENEW_REFUSED, req->lease_id, r->str);
+	else if (r->type != REDIS_REPLY_INTEGER ||
+	    (r->integer != 0 && r->integer != 1))
+		br_renew_failed(w, BR_RENEW_MALFORMED, req->lease_id, NULL);
+	else if (r->integer == 0)
+		br_renew_failed(w, BR_RENEW_LAPSED, req->lease_id, NULL);
+	br_req_free(req);
+}
+
 /* A step's reply; NULL when the connection went away first. */
 static void
 br_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
@@ -836,6 +931,10 @@ br_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		}
 	}
 
+	if (req->script == BR_RENEW) {
+		br_renew_reply(req, r);
+		return;
+	}
 	if (req->plan == NULL) {
 		br_settle_reply(req, r);
 		return;
@@ -939,6 +1038,7 @@ br_ready(struct br_wctx *w)
 {
 	w->ready = 1;
 	w->backoff_ms = BR_BACKOFF_MIN_MS;
+	w->renew_logged = 0;
 	evtimer_del(w->hs_timer);
 	if (w->down_logged)
 		log_info("redis %s:%d: connected", w->store->host,
@@ -1238,23 +1338,45 @@ br_peek(void *wctx, struct budget_plan *plan, budget_done_cb cb, void *arg)
 	br_step(wctx, BR_PEEK, plan, cb, arg);
 }
 
-static void
-br_settle(void *wctx, const struct budget_plan *plan)
+/* A fire-and-forget step (settle, renew); NULL when the plan is bad. */
+static struct br_req *
+br_fire(void *wctx, enum br_script script, const struct budget_plan *plan)
 {
 	struct br_wctx	*w = wctx;
-	struct br_req	*req;
 	const char	*why;
 
 	if (w == NULL || w->magic != BR_WCTX_MAGIC)
 		fatalx("redis: bad worker");
-	if (!br_plan_valid(BR_SETTLE, plan, &why)) {
-		log_error("redis: settle: bad plan: %s", why);
+	if (!br_plan_valid(script, plan, &why)) {
+		log_error("redis: %s: bad plan: %s", br_scripts[script].name,
+		    why);
 		br_error(w->store);
-		return;
+		return (NULL);
 	}
-	req = br_req_new(w, BR_SETTLE, plan);
-	if (br_send(req) != 0)
-		br_settle_enqueue(w, req);
+	return (br_req_new(w, script, plan));
+}
+
+static void
+br_settle(void *wctx, const struct budget_plan *plan)
+{
+	struct br_req	*req;
+
+	if ((req = br_fire(wctx, BR_SETTLE, plan)) != NULL &&
+	    br_send(req) != 0)
+		br_settle_enqueue(req->w, req);
+}
+
+/* Not queued while Redis is away: the next tick renews again. */
+static void
+br_renew(void *wctx, const struct budget_plan *plan)
+{
+	struct br_req	*req;
+
+	if ((req = br_fire(wctx, BR_RENEW, plan)) != NULL &&
+	    br_send(req) != 0) {
+		br_renew_failed(req->w, BR_RENEW_UNSENT, req->lease_id, NULL);
+		br_req_free(req);
+	}
 }
 
 const struct budget_store_ops budget_redis_ops = {
@@ -1264,6 +1386,7 @@ const struct budget_store_ops budget_redis_ops = {
 	.reserve = br_reserve,
 	.settle = br_settle,
 	.peek = br_peek,
+	.renew = br_renew,
 };
 
 /* Check a reply of the blocking connection; -1 and *cause if bad. */

@@ -1,5 +1,6 @@
 /*
- * Incremental HTTP/1.1 response parser (see httpresp.h).
+ * Incremental HTTP/1.1 message parser (see httpresp.h): responses for the
+ * upstream client, requests for the listener.
  *
  * The head is copied line by line into one buffer, so a feed split at any
  * offset costs nothing extra; when the blank line arrives the whole block
@@ -22,6 +23,7 @@
 #include "xmalloc.h"
 
 #define HR_MAX_INTERIM	32	/* 1xx responses skipped per response */
+#define HR_MAX_HEADERS	100	/* request headers */
 
 enum hr_phase {
 	HR_HEAD,		/* status line and headers */
@@ -46,8 +48,12 @@ struct hr_header {
 struct httpresp {
 	size_t			 max_head;
 	int			 head_request;
+	int			 request;	/* parsing requests */
+	uint64_t		 max_body;	/* requests: decoded body cap */
+	uint64_t		 body_bytes;
 	enum hr_phase		 phase;
 	const char		*error;
+	int			 errstatus;	/* requests: 400, 413, 431 */
 
 	char			*head;		/* parsed in place */
 	size_t			 headlen;
@@ -58,6 +64,8 @@ struct httpresp {
 
 	int			 status;
 	int			 minor;		/* HTTP/1.minor */
+	char			*method;	/* requests, in head */
+	char			*target;
 	int			 keepalive;
 	struct hr_header	*hdrs;
 	size_t			 nhdrs;
@@ -100,6 +108,17 @@ httpresp_new(size_t max_header_bytes)
 	return (hr);
 }
 
+struct httpresp *
+httpresp_new_request(size_t max_header_bytes, uint64_t max_body_bytes)
+{
+	struct httpresp	*hr;
+
+	hr = httpresp_new(max_header_bytes);
+	hr->request = 1;
+	hr->max_body = max_body_bytes;
+	return (hr);
+}
+
 void
 httpresp_free(struct httpresp *hr)
 {
@@ -116,6 +135,9 @@ httpresp_reset(struct httpresp *hr, int head_request)
 	hr->head_request = head_request != 0;
 	hr->phase = HR_HEAD;
 	hr->error = NULL;
+	hr->errstatus = 0;
+	hr->body_bytes = 0;
+	hr->method = hr->target = NULL;
 	hr->headlen = hr->linestart = hr->skipped = 0;
 	hr->ninterim = 0;
 	hr->status = hr->minor = hr->keepalive = 0;
@@ -131,6 +153,8 @@ hr_fail(struct httpresp *hr, const char *why)
 {
 	hr->phase = HR_ERROR;
 	hr->error = why;
+	if (hr->errstatus == 0)
+		hr->errstatus = 400;
 	return (HTTPRESP_ERROR);
 }
 
@@ -215,6 +239,43 @@ hr_parse_status(struct httpresp *hr, char *line, size_t len)
 	return (0);
 }
 
+/*
+ * "METHOD SP origin-form SP HTTP/1.x", single spaces.  Only origin-form
+ * targets: tollgate is not a forward proxy, and an absolute-form target
+ * could name a host that disagrees with Host.
+ */
+static int
+hr_parse_request(struct httpresp *hr, char *line, size_t len)
+{
+	char	*sp1, *sp2, *e = line + len;
+	char	*p;
+
+	if ((sp1 = memchr(line, ' ', len)) == NULL || sp1 == line)
+		goto bad;
+	for (p = line; p < sp1; p++)
+		if (!hr_is_tchar((unsigned char)*p))
+			goto bad;
+	if ((sp2 = memchr(sp1 + 1, ' ', (size_t)(e - sp1 - 1))) == NULL ||
+	    sp2 == sp1 + 1)
+		goto bad;
+	if (e - sp2 != 9 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
+	    sp2[8] < '0' || sp2[8] > '9')
+		goto bad;
+	if (sp1[1] != '/') {
+		hr_fail(hr, "the request target must be a path");
+		return (-1);
+	}
+	*sp1 = '\0';
+	*sp2 = '\0';
+	hr->method = line;
+	hr->target = sp1 + 1;
+	hr->minor = sp2[8] - '0';
+	return (0);
+bad:
+	hr_fail(hr, "invalid request line");
+	return (-1);
+}
+
 /* "name: value", NUL-terminated in place and appended to the headers. */
 static int
 hr_parse_header(struct httpresp *hr, char *line, size_t len)
@@ -244,6 +305,11 @@ hr_parse_header(struct httpresp *hr, char *line, size_t len)
 		e--;
 	*e = '\0';
 
+	if (hr->request && hr->nhdrs == HR_MAX_HEADERS) {
+		hr->errstatus = 431;
+		hr_fail(hr, "too many header fields");
+		return (-1);
+	}
 	if (hr->nhdrs == hr->hdrcap) {
 		hr->hdrcap = hr->hdrcap == 0 ? 16 : hr->hdrcap * 2;
 		hr->hdrs = xreallocarray(hr->hdrs, hr->hdrcap,
@@ -265,7 +331,8 @@ hr_framing(struct httpresp *hr)
 	const char	*name, *value, *elem;
 	size_t		 i, elen, ncodings = 0;
 	long long	 v, cl = -1;
-	int		 chunked = 0, te = 0, cclose = 0, ka = 0;
+	int		 chunked = 0, te = 0, cclose = 0, ka = 0, nhost = 0;
+	int		 ncl = 0;
 
 	for (i = 0; i < hr->nhdrs; i++) {
 		name = hr->hdrs[i].name;
@@ -284,6 +351,12 @@ hr_framing(struct httpresp *hr)
 					chunked = 1;
 			}
 		} else if (strcasecmp(name, "content-length") == 0) {
+			/* Requests: one value, once (no smuggling). */
+			if (hr->request && (ncl++ > 0 ||
+			    strchr(value, ',') != NULL)) {
+				hr_fail(hr, "more than one Content-Length");
+				return (-1);
+			}
 			if (!hr_list_next(&value, &elem, &elen))
 				goto bad_cl;
 			do {
@@ -302,7 +375,8 @@ hr_framing(struct httpresp *hr)
 				cclose = 1;
 			if (hr_list_has(value, "keep-alive"))
 				ka = 1;
-		}
+		} else if (strcasecmp(name, "host") == 0)
+			nhost++;
 	}
 	if (te && cl != -1) {
 		hr_fail(hr, "both Content-Length and Transfer-Encoding");
@@ -310,13 +384,28 @@ hr_framing(struct httpresp *hr)
 	}
 	if (te && (ncodings == 0 || !chunked))
 		goto bad_te;
+	if (hr->request) {
+		/* RFC 9112 3.2: one Host; 6.1: no codings but chunked. */
+		if (nhost > 1 || (nhost == 0 && hr->minor >= 1)) {
+			hr_fail(hr, "a request needs exactly one Host header");
+			return (-1);
+		}
+		if (te && (ncodings != 1 || hr->minor == 0))
+			goto bad_te;
+		if (cl != -1 && (uint64_t)cl > hr->max_body) {
+			hr->errstatus = 413;
+			hr_fail(hr, "request body too large");
+			return (-1);
+		}
+	}
 
 	if (hr->minor >= 1)
 		hr->keepalive = !cclose;
 	else
 		hr->keepalive = ka && !cclose && !te;
 
-	if (hr->head_request || hr->status == 204 || hr->status == 304)
+	if (hr->head_request || hr->status == 204 || hr->status == 304 ||
+	    (hr->request && !te && cl == -1))
 		hr->phase = HR_DONE;
 	else if (te) {
 		hr->phase = HR_CSIZE;
@@ -360,6 +449,10 @@ hr_head_done(struct httpresp *hr, const struct httpresp_cbs *cbs, void *arg)
 		len = (size_t)(nl - p);
 		if (len > 0 && p[len - 1] == '\r')
 			len--;
+		else if (hr->request) {
+			hr_fail(hr, "bare LF in the request head");
+			return (-1);
+		}
 		if (len == 0)
 			break;			/* the blank line */
 		for (i = 0; i < len; i++) {
@@ -371,7 +464,8 @@ hr_head_done(struct httpresp *hr, const struct httpresp_cbs *cbs, void *arg)
 		}
 		p[len] = '\0';
 		if (first) {
-			if (hr_parse_status(hr, p, len) == -1)
+			if ((hr->request ? hr_parse_request(hr, p, len) :
+			    hr_parse_status(hr, p, len)) == -1)
 				return (-1);
 			first = 0;
 		} else if (hr_parse_header(hr, p, len) == -1)
@@ -379,7 +473,7 @@ hr_head_done(struct httpresp *hr, const struct httpresp_cbs *cbs, void *arg)
 		p = nl + 1;
 	}
 
-	if (hr->status < 200) {
+	if (!hr->request && hr->status < 200) {
 		if (hr->status == 101) {
 			hr_fail(hr, "unexpected 101 Switching Protocols");
 			return (-1);
@@ -418,7 +512,10 @@ hr_head(struct httpresp *hr, const char *buf, size_t len,
 	nl = memchr(buf, '\n', len);
 	n = nl != NULL ? (size_t)(nl - buf) + 1 : len;
 	if (n > hr->max_head || hr->headlen + hr->skipped > hr->max_head - n) {
-		hr_fail(hr, "response head too large");
+		if (hr->request)
+			hr->errstatus = 431;
+		hr_fail(hr, hr->request ? "request head too large" :
+		    "response head too large");
 		return (n);
 	}
 	if (hr->headlen + n > hr->headcap) {
@@ -432,7 +529,13 @@ hr_head(struct httpresp *hr, const char *buf, size_t len,
 	hr->headlen += n;
 
 	/* Fail early on something that is not HTTP at all. */
-	if (hr->linestart == 0 && hr->head[0] != '\r' && hr->head[0] != '\n' &&
+	if (hr->request && hr->linestart == 0 && hr->head[0] != '\r' &&
+	    hr->head[0] != '\n' && !hr_is_tchar((unsigned char)hr->head[0])) {
+		hr_fail(hr, "invalid request line");
+		return (n);
+	}
+	if (!hr->request && hr->linestart == 0 && hr->head[0] != '\r' &&
+	    hr->head[0] != '\n' &&
 	    memcmp(hr->head, "HTTP/", hr->headlen < 5 ? hr->headlen : 5) != 0) {
 		hr_fail(hr, "invalid status line");
 		return (n);
@@ -443,6 +546,10 @@ hr_head(struct httpresp *hr, const char *buf, size_t len,
 	line = hr->head + hr->linestart;
 	linelen = hr->headlen - hr->linestart;
 	if (linelen == 1 || (linelen == 2 && line[0] == '\r')) {
+		if (hr->request && linelen == 1) {
+			hr_fail(hr, "bare LF in the request head");
+			return (n);
+		}
 		if (hr->linestart == 0) {
 			/* Tolerate stray blank lines before the status. */
 			hr->skipped += linelen;
@@ -520,6 +627,11 @@ line_done:
 		return (i + 1);
 	}
 	hr->linelen = 0;
+	if (hr->request && hr->remaining > hr->max_body - hr->body_bytes) {
+		hr->errstatus = 413;
+		hr_fail(hr, "request body too large");
+		return (i + 1);
+	}
 	if (hr->remaining == 0) {
 		hr->phase = HR_TRAILER;
 		hr->sawcr = 0;
@@ -574,6 +686,11 @@ hr_data(struct httpresp *hr, const char *buf, size_t len,
 
 	if (hr->phase != HR_CLOSE && hr->remaining < n)
 		n = (size_t)hr->remaining;
+	if (hr->request && (hr->body_bytes += n) > hr->max_body) {
+		hr->errstatus = 413;
+		hr_fail(hr, "request body too large");
+		return (n);
+	}
 	if (cbs != NULL && cbs->on_body != NULL && cbs->on_body(buf, n,
 	    arg) == -1) {
 		hr_fail(hr, "aborted by the body callback");
@@ -720,4 +837,28 @@ const char *
 httpresp_error(const struct httpresp *hr)
 {
 	return (hr->error);
+}
+
+const char *
+httpresp_method(const struct httpresp *hr)
+{
+	return (hr->method);
+}
+
+const char *
+httpresp_target(const struct httpresp *hr)
+{
+	return (hr->target);
+}
+
+int
+httpresp_minor(const struct httpresp *hr)
+{
+	return (hr->minor);
+}
+
+int
+httpresp_error_status(const struct httpresp *hr)
+{
+	return (hr->phase == HR_ERROR ? hr->errstatus : 0);
 }

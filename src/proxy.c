@@ -1,7 +1,8 @@
 /*
  * The proxy request path.
  *
- * proxy_request_cb() runs when evhttp has read a whole client request.  It
+ * proxy_request_cb() runs when the listener has read a whole client
+ * request (or refused one: then it answers the listener's error).  It
  * routes, authenticates, inspects the JSON body (model, stream, output
  * caps), resolves the model through policy and the price table, and sends
  * the request upstream with the client's credentials replaced by the
@@ -15,7 +16,7 @@
  *
  * Every request, refused or served, ends in proxy_finish(), which writes
  * exactly one ledger row and one access log line.  The client may vanish at
- * any time (evhttp frees its request); the connection close callback marks
+ * any time (the listener frees its request); the close callback marks
  * that and proxy_finish() then bills what the provider produced.
  */
 #include "config.h"
@@ -23,6 +24,7 @@
 #include <sys/queue.h>
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +32,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -43,6 +42,7 @@
 #include "budget.h"
 #include "cfg.h"
 #include "health.h"
+#include "http_server.h"
 #include "httpresp.h"
 #include "ledger.h"
 #include "log.h"
@@ -64,6 +64,7 @@
 #define DEFAULT_OUTPUT_CAP	4096	/* when neither body nor policy caps */
 #define MIN_USEFUL_OUTPUT	256	/* a lowered cap below this refuses */
 #define CUT_MARGIN		16	/* tokens of slack before a stream cut */
+#define RENEW_MAX_MS		60000	/* lease renewals at least this often */
 
 enum proxy_errcode {
 #define TG_ERROR(e, st, code, ot, at)	ERR_##e,
@@ -94,18 +95,18 @@ enum route_kind {
 
 struct route {
 	const char		*path;
-	enum evhttp_cmd_type	 method;
+	const char		*method;
 	enum cfg_api		 api;
 	enum route_kind		 kind;
 };
 
 static const struct route routes[] = {
-	{ "/v1/chat/completions", EVHTTP_REQ_POST, API_OPENAI, ROUTE_CHAT },
-	{ "/v1/completions", EVHTTP_REQ_POST, API_OPENAI, ROUTE_COMPLETIONS },
-	{ "/v1/embeddings", EVHTTP_REQ_POST, API_OPENAI, ROUTE_EMBEDDINGS },
-	{ "/v1/responses", EVHTTP_REQ_POST, API_OPENAI, ROUTE_RESPONSES },
-	{ "/v1/messages", EVHTTP_REQ_POST, API_ANTHROPIC, ROUTE_MESSAGES },
-	{ "/v1/models", EVHTTP_REQ_GET, API_OPENAI, ROUTE_MODELS },
+	{ "/v1/chat/completions", "POST", API_OPENAI, ROUTE_CHAT },
+	{ "/v1/completions", "POST", API_OPENAI, ROUTE_COMPLETIONS },
+	{ "/v1/embeddings", "POST", API_OPENAI, ROUTE_EMBEDDINGS },
+	{ "/v1/responses", "POST", API_OPENAI, ROUTE_RESPONSES },
+	{ "/v1/messages", "POST", API_ANTHROPIC, ROUTE_MESSAGES },
+	{ "/v1/models", "GET", API_OPENAI, ROUTE_MODELS },
 };
 
 struct proxy_req {
@@ -114,9 +115,7 @@ struct proxy_req {
 	struct proxy_req	*next;		/* w->reqs list */
 	struct proxy_req	**prevp;
 	struct cfg		*cfg;		/* reference */
-	struct evhttp_request	*req;		/* NULL once the client left */
-	struct evhttp_connection *evcon;
-	struct evhttp_connection *answered;	/* where the answer went */
+	struct http_req		*req;		/* NULL once answered or gone */
 	char			 id[33];
 	char			 traceparent[56];	/* W3C, passed upstream */
 	char			 path[64];	/* route path for the ledger */
@@ -138,6 +137,7 @@ struct proxy_req {
 	const char		*cap_name;	/* body field capping output */
 	int64_t			 cap;		/* output cap reserved for */
 	int			 inject_cap;	/* write cap into the body */
+	int64_t			 body_cap;	/* the body's own cap, or -1 */
 	int			 capped;	/* lowered to fit the budget */
 
 	struct budget_plan	*plan;		/* NULL: the app has no limits */
@@ -181,77 +181,9 @@ static void	attempt_failed(struct proxy_req *, enum upstream_error,
 static void	give_up(struct proxy_req *, enum upstream_error);
 static void	release(struct proxy_req *);
 static void	admit_reserve(struct proxy_req *);
+static void	renew_arm(struct worker *, int64_t);
 static void	proxy_send(struct proxy_req *);
 static void	count_budget(const struct proxy_req *);
-
-/*
- * While draining, a worker may exit only once the answers it sent have
- * left its buffers: a flush watch holds the request's place in w->active
- * until the client connection's output is empty or the client is gone.
- */
-#define FLUSH_MAGIC	0x666c7368U
-
-struct flush_watch {
-	uint32_t		 magic;
-	struct worker		*w;
-	struct evhttp_connection *evcon;
-	struct event		*timer;
-};
-
-static void
-flush_done(struct flush_watch *fw)
-{
-	struct worker	*w = fw->w;
-
-	if (fw->evcon != NULL)
-		evhttp_connection_set_closecb(fw->evcon, NULL, NULL);
-	event_free(fw->timer);
-	fw->magic = 0;
-	free(fw);
-	server_request_done(w);
-}
-
-static void
-flush_close_cb(struct evhttp_connection *evcon, void *arg)
-{
-	struct flush_watch	*fw = arg;
-
-	if (fw->magic != FLUSH_MAGIC)
-		fatalx("proxy: bad flush watch magic");
-	fw->evcon = NULL;
-	flush_done(fw);
-}
-
-static void
-flush_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct flush_watch	*fw = arg;
-	struct bufferevent	*bev;
-	struct timeval		 tv = { 0, 20000 };
-
-	if (fw->magic != FLUSH_MAGIC)
-		fatalx("proxy: bad flush watch magic");
-	bev = evhttp_connection_get_bufferevent(fw->evcon);
-	if (bev == NULL || evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		flush_done(fw);
-	else
-		evtimer_add(fw->timer, &tv);
-}
-
-static void
-flush_watch(struct worker *w, struct evhttp_connection *evcon)
-{
-	struct flush_watch	*fw;
-	struct timeval		 tv = { 0, 0 };
-
-	fw = xcalloc(1, sizeof *fw);
-	fw->magic = FLUSH_MAGIC;
-	fw->w = w;
-	fw->evcon = evcon;
-	fw->timer = evtimer_new(w->base, flush_timer_cb, fw);
-	evhttp_connection_set_closecb(evcon, flush_close_cb, fw);
-	evtimer_add(fw->timer, &tv);
-}
 
 static int64_t
 mono_ms(void)
@@ -278,14 +210,13 @@ proxy_new_id(struct worker *w, char out[33])
 
 /* The client's connection went away while we were working for it. */
 static void
-client_close_cb(struct evhttp_connection *evcon, void *arg)
+client_close_cb(struct http_req *req, void *arg)
 {
 	struct proxy_req	*p = arg;
 
 	if (p->magic != PREQ_MAGIC)
 		fatalx("proxy: bad request magic in close callback");
 	p->req = NULL;
-	p->evcon = NULL;
 	if (p->reserving)
 		return;		/* the store's callback finishes it */
 	if (p->up != NULL) {
@@ -295,22 +226,28 @@ client_close_cb(struct evhttp_connection *evcon, void *arg)
 	proxy_finish(p, OUTCOME_CLIENT_ABORTED);
 }
 
-/* Send the whole answer and stop watching the connection. */
+/* Send the whole answer; the request is the listener's again. */
 static void
-reply_send(struct proxy_req *p, int status, const char *reason,
-    struct evbuffer *body)
+reply_send(struct proxy_req *p, int status, struct evbuffer *body)
 {
 	if (p->req == NULL)
 		return;
 	p->status = status;
-	evhttp_connection_set_closecb(p->evcon, NULL, NULL);
-	if (p->w->draining)
-		evhttp_add_header(evhttp_request_get_output_headers(p->req),
-		    "Connection", "close");
-	evhttp_send_reply(p->req, status, reason, body);
-	p->answered = p->evcon;
+	http_req_set_close_cb(p->req, NULL, NULL);
+	http_req_reply(p->req, status, body);
 	p->req = NULL;
-	p->evcon = NULL;
+}
+
+/* End a streamed answer. */
+static void
+reply_end(struct proxy_req *p)
+{
+	if (p->req == NULL)
+		return;
+	http_req_set_close_cb(p->req, NULL, NULL);
+	http_req_set_drain_cb(p->req, NULL, NULL);
+	http_req_reply_end(p->req);
+	p->req = NULL;
 }
 
 /*
@@ -321,7 +258,6 @@ static void
 proxy_error(struct proxy_req *p, enum proxy_errcode e, const char *msg,
     json_t *extra)
 {
-	struct evkeyvalq	*hdr;
 	struct evbuffer		*body;
 	json_t			*root, *err;		/* new */
 	char			*s;
@@ -360,10 +296,9 @@ proxy_error(struct proxy_req *p, enum proxy_errcode e, const char *msg,
 		evbuffer_add(body, s, strlen(s));
 		free(s);
 	}
-	hdr = evhttp_request_get_output_headers(p->req);
-	evhttp_remove_header(hdr, "Content-Type");
-	evhttp_add_header(hdr, "Content-Type", "application/json");
-	reply_send(p, proxy_errors[e].status, NULL, body);
+	http_req_remove_header(p->req, "Content-Type");
+	http_req_add_header(p->req, "Content-Type", "application/json");
+	reply_send(p, proxy_errors[e].status, body);
 	evbuffer_free(body);
 }
 
@@ -389,44 +324,6 @@ route_find(const char *path, size_t len, int *path_known)
 		}
 	}
 	return (NULL);
-}
-
-/*
- * Request smuggling guard: Content-Length with Transfer-Encoding, or two
- * Content-Length headers, are refused (stricter than RFC 9112 on purpose).
- */
-static int
-headers_ambiguous(struct evkeyvalq *hdr)
-{
-	struct evkeyval	*kv;
-	const char	*cl = NULL;
-	int		 te = 0, ncl = 0;
-
-	TAILQ_FOREACH(kv, hdr, next) {
-		if (strcasecmp(kv->key, "Transfer-Encoding") == 0)
-			te++;
-		else if (strcasecmp(kv->key, "Content-Length") == 0) {
-			if (cl != NULL && strcmp(cl, kv->value) != 0)
-				return (1);
-			cl = kv->value;
-			ncl++;
-		}
-	}
-	return ((te > 0 && ncl > 0) || ncl > 1);
-}
-
-/* Count the headers named name. */
-static int
-header_count(struct evkeyvalq *hdr, const char *name)
-{
-	struct evkeyval	*kv;
-	int		 n = 0;
-
-	TAILQ_FOREACH(kv, hdr, next) {
-		if (strcasecmp(kv->key, name) == 0)
-			n++;
-	}
-	return (n);
 }
 
 static void
@@ -455,9 +352,8 @@ models_list(struct proxy_req *p)
 	body = evbuffer_new();
 	evbuffer_add(body, s, strlen(s));
 	free(s);
-	evhttp_add_header(evhttp_request_get_output_headers(p->req),
-	    "Content-Type", "application/json");
-	reply_send(p, 200, "OK", body);
+	http_req_add_header(p->req, "Content-Type", "application/json");
+	reply_send(p, 200, body);
 	evbuffer_free(body);
 	proxy_finish(p, OUTCOME_OK);
 }
@@ -511,44 +407,56 @@ static const char *pass_headers[] = {
 	"user-agent"
 };
 
+/* Append the NULL-terminated list of strings to the upstream head. */
+static void
+head_str(struct evbuffer *head, const char *s, ...)
+{
+	va_list	ap;
+
+	va_start(ap, s);
+	for (; s != NULL; s = va_arg(ap, const char *))
+		evbuffer_add(head, s, strlen(s));
+	va_end(ap);
+}
+
 static void
 build_head(struct proxy_req *p, struct evbuffer *head, size_t body_len)
 {
 	const struct cfg_endpoint	*ep = p->ep;
 	const struct cfg_provider	*prov = p->model->provider;
-	struct evkeyvalq		*in;
 	const char			*v;
+	char				 len[32];
 	size_t				 i;
 
-	in = evhttp_request_get_input_headers(p->req);
-	evbuffer_add_printf(head, "POST %s%s HTTP/1.1\r\nHost: %s\r\n",
-	    ep->path_prefix, p->route->path, ep->authority);
-	evbuffer_add_printf(head, "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\nAccept: %s\r\n", body_len,
-	    p->stream ? "text/event-stream" : "application/json");
+	head_str(head, "POST ", ep->path_prefix, p->route->path,
+	    " HTTP/1.1\r\nHost: ", ep->authority, "\r\n"
+	    "Content-Type: application/json\r\nContent-Length: ", NULL);
+	snprintf(len, sizeof len, "%zu", body_len);
+	head_str(head, len, "\r\nAccept: ", p->stream ? "text/event-stream" :
+	    "application/json", "\r\n", NULL);
 	if (prov->api == API_ANTHROPIC) {
-		evbuffer_add_printf(head, "x-api-key: %s\r\n", prov->key);
-		if (evhttp_find_header(in, "anthropic-version") == NULL)
-			evbuffer_add_printf(head,
-			    "anthropic-version: 2023-06-01\r\n");
+		head_str(head, "x-api-key: ", prov->key, "\r\n", NULL);
+		if (http_req_header(p->req, "anthropic-version") == NULL)
+			head_str(head, "anthropic-version: 2023-06-01\r\n",
+			    NULL);
 	} else
-		evbuffer_add_printf(head, "Authorization: Bearer %s\r\n",
-		    prov->key);
+		head_str(head, "Authorization: Bearer ", prov->key, "\r\n",
+		    NULL);
 	for (i = 0; i < nitems(pass_headers); i++) {
-		v = evhttp_find_header(in, pass_headers[i]);
+		v = http_req_header(p->req, pass_headers[i]);
 		if (v != NULL && header_value_ok(v) && strlen(v) < 1024)
-			evbuffer_add_printf(head, "%s: %s\r\n",
-			    pass_headers[i], v);
+			head_str(head, pass_headers[i], ": ", v, "\r\n",
+			    NULL);
 	}
-	evbuffer_add_printf(head, "traceparent: %s\r\nX-Request-Id: %s\r\n\r\n",
-	    p->traceparent, p->id);
+	head_str(head, "traceparent: ", p->traceparent, "\r\nX-Request-Id: ",
+	    p->id, "\r\n\r\n", NULL);
 }
 
 /* Queue the pending SSE bytes to the client; pause upstream if slow. */
 static void send_out(struct proxy_req *);
 
 static void
-client_drained_cb(struct evhttp_connection *evcon, void *arg)
+client_drained_cb(struct http_req *req, void *arg)
 {
 	struct proxy_req	*p = arg;
 
@@ -563,17 +471,13 @@ client_drained_cb(struct evhttp_connection *evcon, void *arg)
 static void
 send_out(struct proxy_req *p)
 {
-	struct bufferevent	*bev;
-
 	if (p->req == NULL || evbuffer_get_length(p->out) == 0)
 		return;
 	if (p->ttft_ms < 0)
 		p->ttft_ms = mono_ms() - p->mono_start;
-	evhttp_send_reply_chunk_with_cb(p->req, p->out, client_drained_cb, p);
-	bev = evhttp_connection_get_bufferevent(p->evcon);
-	if (bev != NULL && p->up != NULL && !p->paused &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) >
-	    PROXY_HIGH_WATER) {
+	http_req_reply_chunk(p->req, p->out);
+	if (p->up != NULL && !p->paused &&
+	    http_req_pending(p->req) > PROXY_HIGH_WATER) {
 		p->paused = 1;
 		upstream_pause(p->up);
 	}
@@ -616,42 +520,54 @@ relay_event_cb(const struct sse_event *ev, void *arg)
 	return (0);
 }
 
+/* Provider headers relayed with an error answer. */
+static const char *retry_headers[] = {
+	"retry-after", "retry-after-ms", "x-should-retry"
+};
+
 static int
 up_headers_cb(struct upstream_req *up, struct httpresp *r, void *arg)
 {
 	struct proxy_req	*p = arg;
-	struct evkeyvalq	*out;
-	const char		*ct, *rid;
+	struct http_req		*req = p->req;
+	const char		*ct, *rid, *v;
+	size_t			 i;
 
-	if (p->magic != PREQ_MAGIC || p->req == NULL)
+	if (p->magic != PREQ_MAGIC || req == NULL)
 		return (-1);
 	p->upstream_status = httpresp_status(r);
-	out = evhttp_request_get_output_headers(p->req);
 	ct = httpresp_header(r, "Content-Type");
-	evhttp_remove_header(out, "x-upstream-request-id");
-	evhttp_remove_header(out, "Content-Type");
-	evhttp_remove_header(out, "x-tollgate-model");
-	evhttp_add_header(out, "x-tollgate-model", p->model->name);
+	http_req_remove_header(req, "x-upstream-request-id");
+	http_req_remove_header(req, "Content-Type");
+	http_req_remove_header(req, "x-tollgate-model");
+	http_req_add_header(req, "x-tollgate-model", p->model->name);
 	if ((rid = httpresp_header(r, "x-request-id")) != NULL &&
 	    header_value_ok(rid) && strlen(rid) < 256)
-		evhttp_add_header(out, "x-upstream-request-id", rid);
+		http_req_add_header(req, "x-upstream-request-id", rid);
+	/* The provider's retry advice goes with its refusal (SDKs use it). */
+	for (i = 0; i < nitems(retry_headers); i++) {
+		http_req_remove_header(req, retry_headers[i]);
+		if (p->upstream_status >= 400 && (v = httpresp_header(r,
+		    retry_headers[i])) != NULL && header_value_ok(v) &&
+		    strlen(v) < 64)
+			http_req_add_header(req, retry_headers[i], v);
+	}
 	if (p->stream && p->upstream_status == 200 && ct != NULL &&
 	    strncasecmp(ct, "text/event-stream", 17) == 0) {
-		evhttp_add_header(out, "Content-Type", ct);
-		evhttp_add_header(out, "Cache-Control", "no-cache");
-		if (p->w->draining)
-			evhttp_add_header(out, "Connection", "close");
+		http_req_add_header(req, "Content-Type", ct);
+		http_req_add_header(req, "Cache-Control", "no-cache");
 		p->sse = sse_parser_new(PROXY_MAX_EVENT);
 		p->out = evbuffer_new();
 		p->status = 200;
 		p->reply_started = 1;
-		evhttp_send_reply_start(p->req, 200, "OK");
+		http_req_set_drain_cb(req, client_drained_cb, p);
+		http_req_reply_start(req, 200);
 		metrics_add(M_ACTIVE_STREAMS, 1, NULL, NULL, NULL);
 		return (0);
 	}
 	/* An error or a plain answer: collect it. */
 	if (ct != NULL && header_value_ok(ct))
-		evhttp_add_header(out, "Content-Type", ct);
+		http_req_add_header(req, "Content-Type", ct);
 	if (p->answer != NULL)
 		evbuffer_free(p->answer);
 	p->answer = evbuffer_new();
@@ -719,11 +635,7 @@ stream_cut(struct proxy_req *p)
 	send_out(p);
 	stream_error(p, "the answer exceeded the output this request's "
 	    "budget pays for; stream cut");
-	evhttp_connection_set_closecb(p->evcon, NULL, NULL);
-	evhttp_send_reply_end(p->req);
-	p->answered = p->evcon;
-	p->req = NULL;
-	p->evcon = NULL;
+	reply_end(p);
 	proxy_finish(p, OUTCOME_CUT_AT_BUDGET);
 }
 
@@ -734,6 +646,7 @@ stream_cut(struct proxy_req *p)
 static void
 give_up(struct proxy_req *p, enum upstream_error err)
 {
+	char	msg[64];
 	int	timeout;
 
 	if (p->first_answer != NULL || p->answer != NULL) {
@@ -741,12 +654,26 @@ give_up(struct proxy_req *p, enum upstream_error err)
 		    p->first_answer : p->answer;
 		int		 st = p->first_answer != NULL ?
 		    p->first_status : p->upstream_status;
+		json_t		*j;		/* new */
 
-		evhttp_remove_header(evhttp_request_get_output_headers(p->req),
-		    "Content-Type");
-		evhttp_add_header(evhttp_request_get_output_headers(p->req),
-		    "Content-Type", "application/json");
-		reply_send(p, st, NULL, b);
+		/* An error page that is not JSON is no answer for an SDK. */
+		j = json_loadb((const char *)evbuffer_pullup(b, -1),
+		    evbuffer_get_length(b), 0, NULL);
+		if (!json_is_object(j)) {
+			json_decref(j);
+			snprintf(msg, sizeof msg, "the provider answered %d "
+			    "without a JSON body", st);
+			proxy_error(p, ERR_UPSTREAM_ERROR, msg, NULL);
+			proxy_finish(p, OUTCOME_UPSTREAM_ERROR);
+			return;
+		}
+		json_decref(j);
+		if (p->req != NULL) {
+			http_req_remove_header(p->req, "Content-Type");
+			http_req_add_header(p->req, "Content-Type",
+			    "application/json");
+		}
+		reply_send(p, st, b);
 		proxy_finish(p, OUTCOME_UPSTREAM_ERROR);
 		return;
 	}
@@ -857,11 +784,7 @@ up_done_cb(struct upstream_req *up, enum upstream_error err, void *arg)
 			send_out(p);
 		} else
 			stream_error(p, upstream_error_text(err));
-		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
-		evhttp_send_reply_end(p->req);
-		p->answered = p->evcon;
-		p->req = NULL;
-		p->evcon = NULL;
+		reply_end(p);
 		proxy_finish(p, err == UPSTREAM_OK ? OUTCOME_OK :
 		    err == UPSTREAM_ETIMEOUT_IDLE ? OUTCOME_TIMEOUT :
 		    OUTCOME_UPSTREAM_ERROR);
@@ -881,6 +804,17 @@ up_done_cb(struct upstream_req *up, enum upstream_error err, void *arg)
 			attempt_failed(p, err, "connect");
 		else
 			give_up(p, err);
+		return;
+	}
+	if (p->upstream_status >= 300 && p->upstream_status < 400) {
+		log_warn("request %s: provider %s (%s) answered %d; redirects "
+		    "are never followed", p->id, p->model->provider->name,
+		    p->ep->url, p->upstream_status);
+		/* No usable answer: nothing produced, nothing billed. */
+		evbuffer_free(p->answer);
+		p->answer = NULL;
+		p->upstream_status = 0;
+		give_up(p, UPSTREAM_EREDIRECT);
 		return;
 	}
 	if (p->upstream_status >= 500 || p->upstream_status == 429) {
@@ -907,7 +841,7 @@ up_done_cb(struct upstream_req *up, enum upstream_error err, void *arg)
 	}
 	if (p->ttft_ms < 0)
 		p->ttft_ms = mono_ms() - p->mono_start;
-	reply_send(p, p->upstream_status, NULL, p->answer);
+	reply_send(p, p->upstream_status, p->answer);
 	proxy_finish(p, p->upstream_status < 400 ? OUTCOME_OK :
 	    OUTCOME_UPSTREAM_ERROR);
 }
@@ -991,7 +925,6 @@ deny_budget(struct proxy_req *p)
 	const struct budget_check	*k = &plan->checks[plan->denied];
 	const struct budget_counter	*c = &plan->counters[k->counter];
 	const struct budget_state	*st = &plan->state[k->counter];
-	struct evkeyvalq		*hdr;
 	json_t				*extra;		/* new */
 	int64_t				 used, wait_s;
 	char				 resets[32], msg[256], lim[32], us[32];
@@ -1025,11 +958,12 @@ deny_budget(struct proxy_req *p)
 		    rate ? "rate limit" : "budget", (long long)k->limit,
 		    cfg_unit_name(k->unit), cfg_per_name(c->per),
 		    (long long)used, resets);
-	hdr = evhttp_request_get_output_headers(p->req);
 	snprintf(ra, sizeof ra, "%lld", (long long)wait_s);
-	evhttp_add_header(hdr, "retry-after", ra);
-	if (!rate)
-		evhttp_add_header(hdr, "x-should-retry", "false");
+	if (p->req != NULL) {
+		http_req_add_header(p->req, "retry-after", ra);
+		if (!rate)
+			http_req_add_header(p->req, "x-should-retry", "false");
+	}
 	proxy_error(p, rate ? ERR_RATE_LIMITED : ERR_BUDGET_EXCEEDED, msg,
 	    extra);
 	proxy_finish(p, OUTCOME_DENIED);
@@ -1116,6 +1050,7 @@ admit_reserve(struct proxy_req *p)
 	reserve_amount(p, p->cap, &p->plan->reserve);
 	p->plan->deadline_ms = util_now_ms() +
 	    (int64_t)p->cfg->lease_ttl_s * 1000;
+	renew_arm(w, (int64_t)p->cfg->lease_ttl_s * 1000);
 	p->reserving = 1;
 	if (p->fallback)
 		fb->reserve(w->fallback_bctx, p->plan, reserve_cb, p);
@@ -1166,10 +1101,11 @@ admit(struct proxy_req *p)
 	int				 limited;
 
 	p->cap_name = cap_field(p, p->body);
+	p->body_cap = -1;
 	pcap = policy_max_output_tokens(p->app);
 	if (p->cap_name != NULL) {
 		if (body_int(p->body, p->cap_name, &v) == 0) {
-			p->cap = v;
+			p->cap = p->body_cap = v;
 			if (pcap > 0 && v > pcap) {
 				p->cap = pcap;
 				p->inject_cap = 1;
@@ -1214,7 +1150,7 @@ proxy_forward(struct proxy_req *p)
 	int64_t			 cap = 0;
 	char			 buf[512];
 
-	in = evhttp_request_get_input_buffer(p->req);
+	in = http_req_body(p->req);
 	p->body_len = evbuffer_get_length(in);
 	p->body = json_loadb((const char *)evbuffer_pullup(in, -1),
 	    p->body_len, JSON_REJECT_DUPLICATES, &jerr);
@@ -1313,25 +1249,25 @@ static void
 proxy_send(struct proxy_req *p)
 {
 	struct evbuffer		*in, *head, *body;
-	struct evkeyvalq	*out;
 	const struct cfg_provider *prov;
 	int64_t			 left;
 	char			*s, buf[64];
 	int			 wait_s;
 
-	out = evhttp_request_get_output_headers(p->req);
-	if (p->inject_cap && p->cap_name != NULL) {
+	/* The body is re-serialized only when the cap it carries changes. */
+	if (p->inject_cap && p->cap_name != NULL && p->cap != p->body_cap) {
 		json_object_set_new(p->body, p->cap_name,
 		    json_integer(p->cap));
 		p->rewrite = 1;
 	}
 	if (p->capped) {
 		snprintf(buf, sizeof buf, "%lld", (long long)p->cap);
-		evhttp_add_header(out, "x-tollgate-output-capped", buf);
+		http_req_add_header(p->req, "x-tollgate-output-capped", buf);
 	}
 	if (p->plan != NULL && (left = budget_remaining_nusd(p->plan)) >= 0) {
 		price_format_usd(left, 6, buf);
-		evhttp_add_header(out, "x-tollgate-budget-remaining-usd", buf);
+		http_req_add_header(p->req, "x-tollgate-budget-remaining-usd",
+		    buf);
 	}
 	body = evbuffer_new();
 	if (p->rewrite) {
@@ -1342,7 +1278,7 @@ proxy_send(struct proxy_req *p)
 		free(s);
 	} else {
 		/* A copy: another attempt may need the bytes again. */
-		in = evhttp_request_get_input_buffer(p->req);
+		in = http_req_body(p->req);
 		evbuffer_add(body, evbuffer_pullup(in, -1),
 		    evbuffer_get_length(in));
 	}
@@ -1354,7 +1290,8 @@ proxy_send(struct proxy_req *p)
 	prov = p->model->provider;
 	wait_s = (prov->first_byte_timeout_ms > prov->idle_timeout_ms ?
 	    prov->first_byte_timeout_ms : prov->idle_timeout_ms) / 1000 + 30;
-	evhttp_connection_set_timeout(p->evcon, wait_s);
+	if (p->req != NULL)
+		http_req_set_write_timeout(p->req, wait_s);
 	p->epi = health_pick(prov, p->tried, util_now_ms());
 	if (p->epi >= prov->nendpoints)
 		p->epi = 0;
@@ -1375,18 +1312,16 @@ proxy_send(struct proxy_req *p)
 }
 
 void
-proxy_request_cb(struct evhttp_request *req, void *arg)
+proxy_request_cb(struct http_req *req, void *arg)
 {
 	struct worker		*w = arg;
 	struct proxy_req	*p;
-	struct evkeyvalq	*in, *out;
-	const struct evhttp_uri	*uri;
-	const char		*path, *key;
+	const char		*path, *key, *why, *method;
 	const struct cfg_key	*entry;
 	const unsigned char	*pepper;
 	size_t			 plen, keylen, pepperlen;
 	enum auth_result	 ar;
-	int			 known;
+	int			 known, bad;
 
 	if (w->magic != WORKER_MAGIC)
 		fatalx("proxy: bad worker magic");
@@ -1394,7 +1329,6 @@ proxy_request_cb(struct evhttp_request *req, void *arg)
 	p->magic = PREQ_MAGIC;
 	p->w = w;
 	p->req = req;
-	p->evcon = evhttp_request_get_connection(req);
 	p->cfg = server_cfg();
 	p->ts_start = util_now_ms();
 	p->mono_start = mono_ms();
@@ -1407,15 +1341,11 @@ proxy_request_cb(struct evhttp_request *req, void *arg)
 	w->reqs = p;
 	p->prevp = &w->reqs;
 
-	in = evhttp_request_get_input_headers(req);
-	out = evhttp_request_get_output_headers(req);
-	evhttp_add_header(out, "x-request-id", p->id);
-	evhttp_connection_set_closecb(p->evcon, client_close_cb, p);
-	trace_context(p, evhttp_find_header(in, "traceparent"));
+	http_req_add_header(req, "x-request-id", p->id);
+	http_req_set_close_cb(req, client_close_cb, p);
+	trace_context(p, http_req_header(req, "traceparent"));
 
-	uri = evhttp_request_get_evhttp_uri(req);
-	path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-	if (path == NULL)
+	if ((path = http_req_path(req)) == NULL)
 		path = "/";
 	plen = strlen(path);
 	p->route = route_find(path, plen, &known);
@@ -1424,34 +1354,37 @@ proxy_request_cb(struct evhttp_request *req, void *arg)
 	if (plen >= 12 && strncmp(path, "/v1/messages", 12) == 0)
 		p->api = API_ANTHROPIC;
 
-	if (headers_ambiguous(in)) {
-		evhttp_add_header(out, "Connection", "close");
-		proxy_deny(p, ERR_INVALID_REQUEST, "ambiguous message framing "
-		    "(Content-Length with Transfer-Encoding, or two "
-		    "Content-Length headers)");
+	/*
+	 * The listener refused it (a malformed or oversized request, or
+	 * ambiguous framing): answer why; the connection then closes.
+	 */
+	if ((bad = http_req_error(req, &why)) != 0) {
+		proxy_deny(p, bad == 413 ? ERR_BODY_TOO_LARGE : bad == 431 ?
+		    ERR_HEADERS_TOO_LARGE : ERR_INVALID_REQUEST, why);
 		return;
 	}
 	if (p->route == NULL) {
 		proxy_deny(p, ERR_NOT_FOUND, "no such route");
 		return;
 	}
-	if (evhttp_request_get_command(req) != p->route->method) {
+	method = http_req_method(req);
+	if (method == NULL || strcmp(method, p->route->method) != 0) {
 		proxy_deny(p, ERR_METHOD_NOT_ALLOWED, "method not allowed "
 		    "on this route");
 		return;
 	}
 	if (w->draining) {
-		evhttp_add_header(out, "Connection", "close");
+		http_req_close_after(req);
 		proxy_deny(p, ERR_SHUTTING_DOWN, "tollgate is shutting down");
 		return;
 	}
 
-	if (header_count(in, "Authorization") > 1 ||
-	    header_count(in, "x-api-key") > 1)
+	if (http_req_header_count(req, "Authorization") > 1 ||
+	    http_req_header_count(req, "x-api-key") > 1)
 		ar = AUTH_MALFORMED;
 	else
-		ar = auth_extract(evhttp_find_header(in, "Authorization"),
-		    evhttp_find_header(in, "x-api-key"), &key, &keylen);
+		ar = auth_extract(http_req_header(req, "Authorization"),
+		    http_req_header(req, "x-api-key"), &key, &keylen);
 	if (ar == AUTH_OK) {
 		pepper = server_pepper(&pepperlen);
 		ar = auth_check(p->cfg, pepper, pepperlen, key, keylen,
@@ -1653,19 +1586,13 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 	}
 	if (p->req != NULL) {
 		/* Never leave a client without an answer. */
-		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
 		if (p->reply_started)
-			evhttp_send_reply_end(p->req);
-		else
-			evhttp_send_error(p->req, 500, NULL);
-		p->req = NULL;
+			reply_end(p);
+		else {
+			http_req_close_after(p->req);
+			reply_send(p, 500, NULL);
+		}
 	}
-	if (p->evcon != NULL)
-		evhttp_connection_set_closecb(p->evcon, NULL, NULL);
-	/* Back to the header timeout for the next request on it. */
-	if (p->answered != NULL)
-		evhttp_connection_set_timeout(p->answered,
-		    p->cfg->header_timeout_s);
 	usage_settle(p, outcome);
 
 	row = ledger_row_new();
@@ -1726,11 +1653,75 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 		p->next->prevp = p->prevp;
 	*p->prevp = p->next;
 	p->magic = 0;
-	if (w->draining && p->answered != NULL)
-		flush_watch(w, p->answered);
-	else
-		server_request_done(w);
+	server_request_done(w);
 	free(p);
+}
+
+/*
+ * Have the renewal timer fire within a third of ttl_ms from now, at most
+ * RENEW_MAX_MS.  A third leaves two more tries when one renewal is lost
+ * (Redis restarting); the cap keeps retrying often under a long TTL.
+ */
+static void
+renew_arm(struct worker *w, int64_t ttl_ms)
+{
+	struct timeval	tv, due, now;
+	int64_t		ms = ttl_ms / 3;
+
+	if (ms > RENEW_MAX_MS)
+		ms = RENEW_MAX_MS;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (evtimer_pending(w->ev_renew, &due)) {
+		event_base_gettimeofday_cached(w->base, &now);
+		evutil_timeradd(&now, &tv, &now);
+		if (evutil_timercmp(&due, &now, <=))
+			return;
+	}
+	evtimer_add(w->ev_renew, &tv);
+}
+
+/*
+ * Renew the lease of every request of w still running, to now + its own
+ * generation's lease_ttl_s, on the store that holds it; then again after
+ * a third of the shortest TTL in play, while there is any.  Only this live
+ * process renews: a crashed one's leases lapse.
+ */
+static void
+renew_cb(evutil_socket_t fd, short events, void *arg)
+{
+	const struct budget_store_ops	*ops, *fb;
+	struct worker			*w = arg;
+	struct proxy_req		*p;
+	int64_t				 now, ttl_ms, next_ms = 0;
+
+	if (w->magic != WORKER_MAGIC)
+		fatalx("proxy: bad worker magic in renew");
+	ops = server_budget(&fb);
+	now = util_now_ms();
+	for (p = w->reqs; p != NULL; p = p->next) {
+		if (p->plan == NULL)
+			continue;
+		ttl_ms = (int64_t)p->cfg->lease_ttl_s * 1000;
+		if (next_ms == 0 || ttl_ms < next_ms)
+			next_ms = ttl_ms;
+		if (!p->leased || p->reserving)
+			continue;	/* a reserve will set the deadline */
+		p->plan->deadline_ms = now + ttl_ms;
+		if (p->fallback)
+			fb->renew(w->fallback_bctx, p->plan);
+		else
+			ops->renew(w->bctx, p->plan);
+	}
+	if (next_ms > 0)
+		renew_arm(w, next_ms);
+}
+
+void
+proxy_renew_init(struct worker *w)
+{
+	if ((w->ev_renew = evtimer_new(w->base, renew_cb, w)) == NULL)
+		fatalx("proxy: evtimer_new failed");
 }
 
 void
@@ -1748,10 +1739,7 @@ proxy_abort_all(struct worker *w)
 		}
 		if (p->reply_started && p->req != NULL) {
 			stream_error(p, "tollgate is shutting down");
-			evhttp_connection_set_closecb(p->evcon, NULL, NULL);
-			evhttp_send_reply_end(p->req);
-			p->answered = p->evcon;
-			p->req = NULL;
+			reply_end(p);
 		} else
 			proxy_error(p, ERR_SHUTTING_DOWN,
 			    "tollgate is shutting down", NULL);

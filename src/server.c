@@ -5,19 +5,20 @@
  * listening socket (so that a bad address fails at start-up, not in a
  * thread) and starts one worker thread per CPU (or "workers").  Each worker
  * has its own event_base, its own SO_REUSEPORT sockets bound to the same
- * addresses (the kernel spreads connections), its own evhttp servers and
- * its own upstream pool; workers share nothing on the request path but the
+ * addresses (the kernel spreads connections), its own HTTP server
+ * (http_server.c) and its own upstream pool; workers share nothing on the request path but the
  * configuration generation (immutable, reference counted) and the ledger
  * queue.
  *
  * The main thread then only handles signals: SIGHUP loads a new generation
  * and swaps it in when valid; SIGTERM and SIGINT start a drain: every worker
- * stops accepting, finishes the requests in flight (streams included) and
- * exits its loop; requests still running after the drain timeout are ended
+ * stops accepting, finishes the requests in flight (streams included),
+ * waits until their answers have left and exits its loop; requests still running after the drain timeout are ended
  * with an error and billed.  Last, the ledger commits what is queued.
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -49,6 +50,7 @@
 #include "budget_local.h"
 #include "budget_redis.h"
 #include "cfg.h"
+#include "http_server.h"
 #include "ledger.h"
 #include "log.h"
 #include "metrics.h"
@@ -155,42 +157,29 @@ store_init(const struct cfg *cfg)
 		budget_local_free(local);
 }
 
+/* A draining worker stops once no request is in flight and every
+ * answer has left (its HTTP server has no connection left). */
+static void
+worker_maybe_exit(struct worker *w)
+{
+	if (w->draining && w->active == 0 && w->http_idle)
+		event_base_loopexit(w->base, NULL);
+}
+
 void
 server_request_done(struct worker *w)
 {
 	w->active--;
-	if (w->draining && w->active == 0)
-		event_base_loopexit(w->base, NULL);
+	worker_maybe_exit(w);
 }
 
-/* evhttp asks for a bufferevent per accepted TLS connection. */
-static struct bufferevent *
-tls_bevcb(struct event_base *base, void *arg)
+static void
+worker_http_idle_cb(void *arg)
 {
-	SSL	*ssl;
+	struct worker	*w = arg;
 
-	if ((ssl = SSL_new(srv.tls)) == NULL)
-		return (NULL);
-	return (bufferevent_openssl_socket_new(base, -1, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE));
-}
-
-static struct evhttp *
-worker_http(struct worker *w, const struct cfg *cfg)
-{
-	struct evhttp	*http;
-
-	if ((http = evhttp_new(w->base)) == NULL)
-		fatalx("evhttp_new failed");
-	evhttp_set_max_headers_size(http, cfg->max_header_bytes);
-	evhttp_set_max_body_size(http, cfg->max_body_bytes);
-	evhttp_set_timeout(http, cfg->header_timeout_s);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_default_content_type(http, "application/json");
-	evhttp_set_gencb(http, proxy_request_cb, w);
-	return (http);
+	w->http_idle = 1;
+	worker_maybe_exit(w);
 }
 
 /* evutil_parse_sockaddr_port(), but port 0 (any free port) is allowed. */
@@ -217,11 +206,10 @@ listen_addr(const char *addr, struct sockaddr_storage *ss, int *len)
 }
 
 static void
-worker_bind(struct worker *w, struct evhttp *http, size_t ai)
+worker_bind(struct worker *w, SSL_CTX *tls, size_t ai)
 {
 	struct sockaddr_storage	 ss;
 	struct evconnlistener	*lev;
-	struct evhttp_bound_socket *bound;
 	const char		*addr = srv.addrs[ai];
 	char			 host[INET6_ADDRSTRLEN], *real;
 	socklen_t		 slen = sizeof ss;
@@ -234,8 +222,6 @@ worker_bind(struct worker *w, struct evhttp *http, size_t ai)
 	    LEV_OPT_CLOSE_ON_EXEC, 1024, (struct sockaddr *)&ss, len);
 	if (lev == NULL)
 		fatalx("listen on %s: %s", addr, strerror(errno));
-	if ((bound = evhttp_bind_listener(http, lev)) == NULL)
-		fatalx("listen on %s: evhttp_bind_listener failed", addr);
 	/* Port 0: every later worker binds the port the kernel chose. */
 	if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss,
 	    &slen) == 0) {
@@ -255,10 +241,7 @@ worker_bind(struct worker *w, struct evhttp *http, size_t ai)
 		free(srv.addrs[ai]);
 		srv.addrs[ai] = real;
 	}
-	w->listeners = xreallocarray(w->listeners, w->nlisteners + 1,
-	    sizeof *w->listeners);
-	w->listeners[w->nlisteners].http = http;
-	w->listeners[w->nlisteners++].bound = bound;
+	http_server_listen(w->http, lev, tls);
 }
 
 int
@@ -347,23 +330,16 @@ worker_stop_cb(evutil_socket_t fd, short what, void *arg)
 	struct worker	*w = arg;
 	struct cfg	*cfg = server_cfg();
 	struct timeval	 tv = { cfg->drain_timeout_s, 0 };
-	size_t		 i;
 
 	cfg_unref(cfg);
 
 	if (w->magic != WORKER_MAGIC)
 		fatalx("bad worker magic");
 	w->draining = 1;
-	for (i = 0; i < w->nlisteners; i++)
-		evhttp_del_accept_socket(w->listeners[i].http,
-		    w->listeners[i].bound);
-	w->nlisteners = 0;
-	if (w->active == 0) {
-		event_base_loopexit(w->base, NULL);
-		return;
-	}
 	w->ev_deadline = evtimer_new(w->base, worker_deadline_cb, w);
 	evtimer_add(w->ev_deadline, &tv);
+	http_server_stop(w->http, worker_http_idle_cb, w);
+	worker_maybe_exit(w);
 }
 
 static void *
@@ -378,7 +354,8 @@ worker_main(void *arg)
 static void
 worker_init(struct worker *w, int id, const struct cfg *cfg)
 {
-	size_t	i;
+	struct http_limits	lim;
+	size_t			i;
 
 	memset(w, 0, sizeof *w);
 	w->magic = WORKER_MAGIC;
@@ -391,25 +368,23 @@ worker_init(struct worker *w, int id, const struct cfg *cfg)
 	w->bctx = srv.bops->worker_init(srv.bstore, w->base);
 	if (srv.fbops != NULL)
 		w->fallback_bctx = srv.fbops->worker_init(srv.fbstore, w->base);
-	w->http = worker_http(w, cfg);
+	lim.max_header_bytes = cfg->max_header_bytes;
+	lim.max_body_bytes = cfg->max_body_bytes;
+	lim.header_timeout_s = cfg->header_timeout_s;
+	lim.keepalive_timeout_s = KEEPALIVE_TIMEOUT_S;
+	w->http = http_server_new(w->base, &lim, proxy_request_cb, w);
 	for (i = 0; i < cfg->nlisten; i++)
-		worker_bind(w, w->http, i);
-	if (cfg->ntls_listen > 0) {
-		w->https = worker_http(w, cfg);
-		evhttp_set_bevcb(w->https, tls_bevcb, NULL);
-		for (i = 0; i < cfg->ntls_listen; i++)
-			worker_bind(w, w->https, cfg->nlisten + i);
-	}
+		worker_bind(w, NULL, i);
+	for (i = 0; i < cfg->ntls_listen; i++)
+		worker_bind(w, srv.tls, cfg->nlisten + i);
 	w->ev_stop = event_new(w->base, -1, 0, worker_stop_cb, w);
+	proxy_renew_init(w);
 }
 
 static void
 worker_free(struct worker *w)
 {
-	if (w->http != NULL)
-		evhttp_free(w->http);
-	if (w->https != NULL)
-		evhttp_free(w->https);
+	http_server_free(w->http);
 	upstream_pool_free(w->pool);
 	srv.bops->worker_free(w->bctx);
 	if (srv.fbops != NULL)
@@ -418,7 +393,8 @@ worker_free(struct worker *w)
 		event_free(w->ev_stop);
 	if (w->ev_deadline != NULL)
 		event_free(w->ev_deadline);
-	free(w->listeners);
+	if (w->ev_renew != NULL)
+		event_free(w->ev_renew);
 	event_base_free(w->base);
 	w->magic = 0;
 }
@@ -445,6 +421,32 @@ tls_server_ctx(const struct cfg *cfg)
 	return (ctx);
 }
 
+/*
+ * Each client connection may need a second descriptor upstream: raise the
+ * soft limit toward what max_connections needs (as far as the hard limit
+ * allows) and say so when it falls short.
+ */
+static void
+fd_limit(int max_connections)
+{
+	struct rlimit	rl;
+	rlim_t		want = (rlim_t)max_connections * 2 + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >
+		    want ? want : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (max_connections > 0 && rl.rlim_cur < want)
+		log_warn("open file limit %llu is below what %d connections "
+		    "need (%llu); raise it (ulimit -n, LimitNOFILE)",
+		    (unsigned long long)rl.rlim_cur, max_connections,
+		    (unsigned long long)want);
+}
+
 int
 server_reload(char ***errors, size_t *nerrors)
 {
@@ -466,6 +468,7 @@ server_reload(char ***errors, size_t *nerrors)
 	if (log_set_level(cfg->log_level) == -1)
 		log_warn("reload: unknown log level %s", cfg->log_level);
 	cfg_local_expiry(cfg);
+	http_server_max_connections(cfg->max_connections);
 	pthread_mutex_lock(&srv.lock);
 	old = srv.cfg;
 	srv.cfg = cfg;
@@ -541,6 +544,8 @@ server_run(const char *cfgpath)
 	if (cfg->ntls_listen > 0)
 		srv.tls = tls_server_ctx(cfg);
 	store_init(cfg);
+	fd_limit(cfg->max_connections);
+	http_server_max_connections(cfg->max_connections);
 
 	n = cfg->workers;
 	if (n == 0) {

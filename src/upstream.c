@@ -11,8 +11,9 @@
  * produced nothing).
  *
  * Timers: while connecting (TCP and TLS handshake) the connect timeout;
- * then until the first byte of the answer the first-byte timeout; then the
- * bufferevent read timeout as the idle timeout between reads.
+ * then until the answer's head (status line and headers) is complete the
+ * first-byte timeout; from the first byte on, the bufferevent read timeout
+ * as the idle timeout between reads.
  *
  * Callbacks into the proxy may cancel the request (client went away); the
  * connection then only sets a flag and is freed when control returns here
@@ -122,6 +123,9 @@ upstream_error_text(enum upstream_error e)
 		return ("the provider closed the connection");
 	case UPSTREAM_ETOOBIG:
 		return ("the provider's answer is too large");
+	case UPSTREAM_EREDIRECT:
+		return ("the provider answered with a redirect, which "
+		    "tollgate does not follow");
 	}
 	return ("unknown upstream error");
 }
@@ -363,6 +367,7 @@ resp_headers_cb(struct httpresp *p, void *arg)
 
 	if (req == NULL || req->cancelled)
 		return (-1);
+	evtimer_del(conn->timer);
 	return (req->cbs->on_headers(req, p, req->arg));
 }
 
@@ -410,8 +415,12 @@ conn_feed(struct upconn *conn, int force)
 		if (!req->got_byte) {
 			struct timeval	tv;
 
+			/*
+			 * The first-byte timer runs on until the head is
+			 * complete (resp_headers_cb()): a head that trickles
+			 * in is cut as one that never starts.
+			 */
 			req->got_byte = 1;
-			evtimer_del(conn->timer);
 			if (req->idle_ms > 0) {
 				tv.tv_sec = req->idle_ms / 1000;
 				tv.tv_usec = (req->idle_ms % 1000) * 1000;

@@ -47,6 +47,8 @@
  *				DIR/D/NAME.sse (text/event-stream) or
  *				DIR/D/NAME.json (application/json with
  *				Content-Length), DIR from --fixtures
+ *	"hostile": MODE		bytes no provider should send (see
+ *				hostile_start()); "redirect": URL a 3xx
  *
  * A fixture is replayed exactly, whatever the request says; "split",
  * "delay_ms", "status", "stall_ms", "stall_after" and "reset_after" still
@@ -63,7 +65,10 @@
  * Stats: {"requests", "by_path": {path: n}, "completed" (answers handed
  * over in full, errors included), "last": {"method", "path", "headers"
  * (names lower-cased), "body"}, "usage": [{"path", "stream", "reported",
- * "input", "cached_input", "cache_write", "output", "reasoning"}, ...]}
+ * "input", "cached_input", "cache_write", "output", "reasoning"}, ...],
+ * "hostile": {"mode", "bytes", "end"} (the last hostile answer),
+ * "connections" (accepted, less those that asked /mock/), "keys":
+ * {"provider", "other", "none"} (requests by credential)}
  * with one usage entry per completed 200 answer, in order.
  */
 #include "config.h"
@@ -174,6 +179,9 @@ static unsigned long		 id_counter;
 
 static long long		 st_requests, st_completed;
 static json_t			*st_by_path, *st_last, *st_usage;
+static json_t			*st_hostile;	/* hostile_start() */
+static long long		 st_connections, st_admin;
+static long long		 st_keys[3];	/* see keys_record() */
 
 static void	answer_step(struct answer *);
 
@@ -183,7 +191,11 @@ stats_reset(void)
 	json_decref(st_by_path);
 	json_decref(st_last);
 	json_decref(st_usage);
+	json_decref(st_hostile);
 	st_requests = st_completed = 0;
+	st_hostile = json_null();
+	st_connections = st_admin = 0;
+	memset(st_keys, 0, sizeof st_keys);
 	st_by_path = json_object();	/* new */
 	st_last = json_null();
 	st_usage = json_array();	/* new */
@@ -988,6 +1000,28 @@ answer_usage(struct answer *a, size_t bodylen)
 	}
 }
 
+/*
+ * Which credential the request carried, for the stats' "keys": the
+ * provider key (--expect-key) in the header its API uses, something else
+ * in Authorization or x-api-key, or none.  Only counted, never stored.
+ */
+static void
+keys_record(struct evhttp_request *req)
+{
+	struct evkeyvalq	*h = evhttp_request_get_input_headers(req);
+	const char		*a, *x;
+	int			 provider = 0;
+
+	a = evhttp_find_header(h, "Authorization");
+	x = evhttp_find_header(h, "x-api-key");
+	if (opt_expect_key != NULL)
+		provider = (a != NULL && x == NULL &&
+		    strncmp(a, "Bearer ", 7) == 0 &&
+		    strcmp(a + 7, opt_expect_key) == 0) ||
+		    (x != NULL && a == NULL && strcmp(x, opt_expect_key) == 0);
+	st_keys[provider ? 0 : a != NULL || x != NULL ? 1 : 2]++;
+}
+
 /* Remember the request for /mock/stats. */
 static void
 stats_record(struct evhttp_request *req, const char *path, const char *p,
@@ -1000,6 +1034,7 @@ stats_record(struct evhttp_request *req, const char *path, const char *p,
 	size_t			 i;
 
 	st_requests++;
+	keys_record(req);
 	n = json_object_get(st_by_path, path);
 	json_object_set_new(st_by_path, path, json_integer(
 	    json_integer_value(n) + 1));
@@ -1025,11 +1060,15 @@ stats_record(struct evhttp_request *req, const char *path, const char *p,
 static void
 mock_admin(struct evhttp_request *req, const char *path)
 {
+	st_admin++;
 	if (strcmp(path, "/mock/stats") == 0)
-		send_json(req, 200, json_pack("{s:I, s:O, s:I, s:O, s:O}",
-		    "requests", st_requests, "by_path", st_by_path,
-		    "completed", st_completed, "last", st_last, "usage",
-		    st_usage));
+		send_json(req, 200, json_pack("{s:I, s:O, s:I, s:O, s:O, s:O, "
+		    "s:I, s:{s:I, s:I, s:I}}", "requests", st_requests,
+		    "by_path", st_by_path, "completed", st_completed, "last",
+		    st_last, "usage", st_usage, "hostile", st_hostile,
+		    "connections", st_connections - st_admin, "keys",
+		    "provider", st_keys[0], "other", st_keys[1], "none",
+		    st_keys[2]));
 	else if (strcmp(path, "/mock/reset") == 0 &&
 	    evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
 		stats_reset();
@@ -1228,6 +1267,257 @@ out:
 	return (rv);
 }
 
+/*
+ * Hostile answers ("hostile": MODE): bytes no real provider sends, written
+ * straight to the connection's bufferevent past evhttp, for the tests of
+ * what tollgate does with them.  A head, then a unit repeated
+ * "hostile_units" times ("hostile_ms" apart), then a tail; then the
+ * connection stays open until the peer closes it.  What was handed to the
+ * socket by then is reported in the stats ("hostile").
+ *	bad_status	a status line that is not HTTP/1.x NNN
+ *	not_http	an answer that is not HTTP at all
+ *	html_error	a 503 whose body is an HTML page, not JSON
+ *	endless_head	a header block that never ends: one header line
+ *			per unit, never the blank line
+ *	endless_event	an SSE answer whose second event never ends: one
+ *			"data:" line per unit, never the blank line
+ *	big_event	an SSE answer with one event of hostile_units * 4 KiB
+ *			in a single data line, then [DONE] and a close
+ * "redirect": URL answers "redirect_status" (default 307) with Location.
+ */
+#define HOSTILE_UNIT	4096
+#define HOSTILE_FILL	(64 * 1024)
+
+struct hostile {
+	struct evhttp_connection	*evcon;
+	struct bufferevent		*bev;
+	struct event			*timer;
+	char				*mode;
+	char				*head, *unit, *tail;
+	size_t				 headlen, unitlen, taillen;
+	long long			 units_left, ms;
+	size_t				 added;	/* to the output */
+	int				 head_sent, tail_sent;
+	int				 close_after;	/* the tail */
+};
+
+/* Record what a hostile answer wrote, and drop the connection. */
+static void
+hostile_end(struct hostile *h, const char *how)
+{
+	struct evbuffer	*out = bufferevent_get_output(h->bev);
+	size_t		 left = evbuffer_get_length(out);
+
+	json_decref(st_hostile);
+	st_hostile = json_pack("{s:s, s:I, s:s}", "mode", h->mode, "bytes",
+	    (json_int_t)(h->added - left), "end", how);
+	event_free(h->timer);
+	free(h->mode);
+	free(h->head);
+	free(h->unit);
+	free(h->tail);
+	evhttp_connection_free(h->evcon);
+	free(h);
+}
+
+/* Keep up to HOSTILE_FILL bytes queued; one unit per tick when paced. */
+static void
+hostile_fill(struct hostile *h)
+{
+	struct evbuffer	*out = bufferevent_get_output(h->bev);
+	struct timeval	 tv;
+
+	while (evbuffer_get_length(out) < HOSTILE_FILL) {
+		if (!h->head_sent) {
+			evbuffer_add(out, h->head, h->headlen);
+			h->added += h->headlen;
+			h->head_sent = 1;
+		} else if (h->units_left > 0) {
+			evbuffer_add(out, h->unit, h->unitlen);
+			h->added += h->unitlen;
+			h->units_left--;
+			if (h->ms > 0) {
+				tv.tv_sec = h->ms / 1000;
+				tv.tv_usec = (h->ms % 1000) * 1000;
+				evtimer_add(h->timer, &tv);
+				return;
+			}
+		} else if (!h->tail_sent) {
+			evbuffer_add(out, h->tail, h->taillen);
+			h->added += h->taillen;
+			h->tail_sent = 1;
+		} else
+			return;		/* all out: wait for the peer */
+	}
+}
+
+static void
+hostile_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	hostile_fill(arg);
+}
+
+static void
+hostile_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct hostile	*h = arg;
+
+	if (evtimer_pending(h->timer, NULL))
+		return;
+	hostile_fill(h);
+	if (h->close_after && h->tail_sent && h->units_left == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		hostile_end(h, "done");
+}
+
+static void
+hostile_read_cb(struct bufferevent *bev, void *arg)
+{
+	evbuffer_drain(bufferevent_get_input(bev),
+	    evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+static void
+hostile_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	hostile_end(arg, "peer closed");
+}
+
+/* A malloc'd copy of s repeated to fill n bytes, ending in end. */
+static char *
+hostile_repeat(const char *s, size_t n, const char *end)
+{
+	size_t	 i, slen = strlen(s), elen = strlen(end);
+	char	*b;
+
+	if ((b = malloc(n + 1)) == NULL)
+		abort();
+	for (i = 0; i + elen < n; i++)
+		b[i] = s[i % slen];
+	memcpy(b + n - elen, end, elen);
+	b[n] = '\0';
+	return (b);
+}
+
+/* The head of an SSE answer and its first content event, per API. */
+static char *
+hostile_sse_head(enum api api, const char *model)
+{
+	json_t	*ev;		/* new */
+	char	*js, *s;
+
+	if (api == API_MESSAGES)
+		ev = json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:[], s:{s:i, "
+		    "s:i}}}", "type", "message_start", "message", "id",
+		    "msg_hostile", "type", "message", "role", "assistant",
+		    "model", model, "content", "usage", "input_tokens", 7,
+		    "output_tokens", 1);
+	else
+		ev = json_pack("{s:s, s:s, s:i, s:s, s:[{s:i, s:{s:s}, s:n}]}",
+		    "id", "chatcmpl-hostile", "object",
+		    "chat.completion.chunk", "created", 1, "model", model,
+		    "choices", "index", 0, "delta", "content", "tok0 ",
+		    "finish_reason");
+	js = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	if (asprintf(&s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream"
+	    "\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n%s"
+	    "data: %s\n\n", api == API_MESSAGES ? "event: message_start\n" :
+	    "", js) == -1)
+		abort();
+	free(js);
+	return (s);
+}
+
+/*
+ * Answer the request with the hostile answer m asks for.  Returns 0 when
+ * it did (the connection is ours now), -1 when m asks for none.
+ */
+static int
+hostile_start(struct evhttp_request *req, enum api api, const char *model,
+    json_t *m)
+{
+	struct hostile	*h;
+	json_t		*v;		/* borrowed */
+	const char	*mode;
+
+	if ((v = json_object_get(m, "redirect")) != NULL &&
+	    json_is_string(v)) {
+		json_t	*rs = json_object_get(m, "redirect_status");
+
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Location", json_string_value(v));
+		st_completed++;
+		send_json(req, json_is_integer(rs) ? (int)json_integer_value(
+		    rs) : 307, json_pack("{s:s}", "moved",
+		    json_string_value(v)));
+		return (0);
+	}
+	if ((v = json_object_get(m, "hostile")) == NULL || !json_is_string(v))
+		return (-1);
+	mode = json_string_value(v);
+	if ((h = calloc(1, sizeof *h)) == NULL ||
+	    (h->mode = strdup(mode)) == NULL)
+		abort();
+	h->units_left = 16384;
+	if (json_is_integer(json_object_get(m, "hostile_units")))
+		h->units_left = json_integer_value(json_object_get(m,
+		    "hostile_units"));
+	if (json_is_integer(json_object_get(m, "hostile_ms")))
+		h->ms = json_integer_value(json_object_get(m, "hostile_ms"));
+	if (strcmp(mode, "bad_status") == 0) {
+		h->head = strdup("HTTP/1.1 2OO OK\r\nContent-Type: "
+		    "application/json\r\nContent-Length: 2\r\n\r\n{}");
+		h->units_left = 0;
+	} else if (strcmp(mode, "not_http") == 0) {
+		h->head = strdup("SSH-2.0-OpenSSH_9.6\r\n");
+		h->units_left = 0;
+	} else if (strcmp(mode, "html_error") == 0) {
+		h->head = strdup("HTTP/1.1 503 Service Unavailable\r\n"
+		    "Content-Type: text/html\r\nContent-Length: 45\r\n"
+		    "Connection: close\r\n\r\n"
+		    "<html><h1>503 Service Unavailable</h1></html>");
+		h->units_left = 0;
+	} else if (strcmp(mode, "endless_head") == 0) {
+		h->head = strdup("HTTP/1.1 200 OK\r\nContent-Type: "
+		    "application/json\r\n");
+		h->unit = hostile_repeat("x-hostile-pad: 0123456789abcdef", 64,
+		    "\r\n");
+	} else if (strcmp(mode, "endless_event") == 0) {
+		h->head = hostile_sse_head(api, model);
+		h->unit = hostile_repeat("data: xxxxxxxxxxxxxxxx", HOSTILE_UNIT,
+		    "\n");
+	} else if (strcmp(mode, "big_event") == 0) {
+		h->head = hostile_sse_head(api, model);
+		if ((h->head = realloc(h->head, strlen(h->head) + 7)) == NULL)
+			abort();
+		strcat(h->head, "data: ");
+		h->unit = hostile_repeat("x", HOSTILE_UNIT, "");
+		h->tail = strdup("\n\ndata: [DONE]\n\n");
+		h->close_after = 1;	/* ends a read-until-close body */
+	} else {
+		free(h->mode);
+		free(h);
+		send_error(req, api, 400, "mock: unknown hostile mode");
+		return (0);
+	}
+	if (h->head == NULL || (h->unit == NULL && h->units_left > 0))
+		abort();
+	h->headlen = strlen(h->head);
+	h->unitlen = h->unit != NULL ? strlen(h->unit) : 0;
+	h->taillen = h->tail != NULL ? strlen(h->tail) : 0;
+	h->tail_sent = h->tail == NULL;
+	h->evcon = evhttp_request_get_connection(req);
+	h->bev = evhttp_connection_get_bufferevent(h->evcon);
+	if ((h->timer = evtimer_new(base, hostile_timer_cb, h)) == NULL)
+		abort();
+	bufferevent_setcb(h->bev, hostile_read_cb, hostile_write_cb,
+	    hostile_event_cb, h);
+	bufferevent_enable(h->bev, EV_READ | EV_WRITE);
+	hostile_fill(h);
+	return (0);
+}
+
 static void
 request_cb(struct evhttp_request *req, void *arg)
 {
@@ -1299,6 +1589,12 @@ request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 
+	if (hostile_start(req, r->api, json_string_value(model),
+	    json_object_get(root, "mock")) == 0) {
+		json_decref(root);
+		return;
+	}
+
 	if ((a = calloc(1, sizeof *a)) == NULL)
 		abort();
 	a->req = req;
@@ -1363,12 +1659,18 @@ request_cb(struct evhttp_request *req, void *arg)
 		answer_begin(a);
 }
 
-/* TLS: every accepted connection gets its own SSL in server mode. */
+/*
+ * Every accepted connection is counted (for "connections" in the stats);
+ * with TLS it gets its own SSL in server mode.
+ */
 static struct bufferevent *
 tls_bev_cb(struct event_base *b, void *arg)
 {
 	SSL	*ssl;
 
+	st_connections++;
+	if (ssl_ctx == NULL)
+		return (bufferevent_socket_new(b, -1, BEV_OPT_CLOSE_ON_FREE));
 	if ((ssl = SSL_new(ssl_ctx)) == NULL)
 		return (NULL);
 	return (bufferevent_openssl_socket_new(b, -1, ssl,
@@ -1498,8 +1800,8 @@ main(int argc, char **argv)
 			ERR_print_errors_fp(stderr);
 			return (1);
 		}
-		evhttp_set_bevcb(http, tls_bev_cb, NULL);
 	}
+	evhttp_set_bevcb(http, tls_bev_cb, NULL);
 	if ((bound = evhttp_bind_socket_with_handle(http, "127.0.0.1",
 	    (unsigned short)port)) == NULL) {
 		fprintf(stderr, "mock-upstream: cannot bind 127.0.0.1:%lld: "
@@ -1534,5 +1836,6 @@ main(int argc, char **argv)
 	json_decref(st_by_path);
 	json_decref(st_last);
 	json_decref(st_usage);
+	json_decref(st_hostile);
 	return (0);
 }

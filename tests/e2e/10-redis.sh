@@ -11,9 +11,11 @@ mock_start
 SEC=RedisSecretRedisSecretRedisSecret00
 SECRETS_EXTRA=$SEC
 # A generous timeout while 300 requests load one Redis on a small, shared
-# machine; the outage checks below use 250 ms.
+# machine; the outage checks below use 250 ms.  Leases live 60 s (a loaded
+# machine can stretch a stream past a short TTL, and an expired lease no
+# longer holds its budget), except in the kill -9 check at the end (3 s).
 counters() {
-	COUNTERS="\"counters\": {\"store\": \"redis\", \"url\": \"redis://127.0.0.1:$REDIS_PORT/0\", \"timeout_ms\": $1, \"on_error\": \"$2\", \"lease_ttl_s\": 3}"
+	COUNTERS="\"counters\": {\"store\": \"redis\", \"url\": \"redis://127.0.0.1:$REDIS_PORT/0\", \"timeout_ms\": $1, \"on_error\": \"$2\", \"lease_ttl_s\": ${3:-60}}"
 }
 counters 3000 deny
 budgets() {
@@ -126,7 +128,7 @@ tg_stop
 
 # Redis loses everything; reconcile rebuilds the open windows from both
 # ledgers.
-counters 3000 deny
+counters 3000 deny 3
 tg_config ", $COUNTERS"
 budgets
 redis-cli -p "$REDIS_PORT" flushall >/dev/null

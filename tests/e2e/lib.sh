@@ -84,14 +84,33 @@ like() {
 	fi
 }
 
+# secrets_scan DIR: the files under DIR that hold key material (an app
+# secret, the provider key, the admin token, the pepper), one per line.
+# stats*.json files are skipped: they hold what the mock provider was sent,
+# and the provider is the one place the provider key must reach.
+secrets_scan() {
+	find "$1" -type f ! -name 'stats*.json' -exec grep -l -a \
+	    -e "$APP_SECRET" -e "$OTHER_SECRET" -e "$PROVIDER_KEY" \
+	    -e "$ADMIN_TOKEN" -e "$PEPPER" ${SECRETS_EXTRA:+-e "$SECRETS_EXTRA"} \
+	    {} + 2>/dev/null
+}
+
+# metrics_save: keep what a running tollgate's /metrics says, for the scan.
+metrics_save() {
+	if [ -n "${TG_ADMIN_URL:-}" ] && kill -0 "${TG_PID:-0}" 2>/dev/null; then
+		admin /metrics --max-time 5 >"$T/metrics.$TG_PID.txt" 2>/dev/null
+	fi
+	return 0
+}
+
 e2e_done() {
-	# Secrets never leave tollgate: no app secret, provider key or admin
-	# token in its logs or its ledgers (WAL files included), whatever the
-	# test did.
-	leaks=$(grep -l -a -e "$APP_SECRET" -e "$OTHER_SECRET" \
-	    -e "$PROVIDER_KEY" -e "$ADMIN_TOKEN" ${SECRETS_EXTRA:+-e "$SECRETS_EXTRA"} \
-	    "$T"/tollgate*.log "$T"/*.db "$T"/*.db-wal 2>/dev/null)
-	is "${leaks:-none}" none "no key material in tollgate's logs or ledgers"
+	# Secrets never leave tollgate: no app secret, provider key, admin
+	# token or pepper in its logs, its ledgers (WAL files included), its
+	# metrics or anything a client received (every body and header file
+	# the test's curl calls wrote), whatever the test did.
+	metrics_save
+	leaks=$(secrets_scan "$T" | sed "s|^$T/||" | tr '\n' ' ')
+	is "${leaks:-none}" none "no key material in logs, ledgers, metrics or answers"
 	echo "1..$tap_n"
 	[ "$tap_fail" -eq 0 ]
 }
@@ -115,15 +134,17 @@ wait_file() {
 }
 
 # mock_start [options]: the mock provider on a free port, replaying
-# tests/fixtures on request.
+# tests/fixtures on request.  MOCK_NAME (default mock) names its port and
+# log files, so a test can run several.
 mock_start() {
-	rm -f "$T/mock.port"
-	"$MOCK" --port 0 --port-file "$T/mock.port" --expect-key "$PROVIDER_KEY" \
-	    --fixtures "$top_srcdir/tests/fixtures" "$@" >"$T/mock.log" 2>&1 &
+	mn=${MOCK_NAME:-mock}
+	rm -f "$T/$mn.port"
+	"$MOCK" --port 0 --port-file "$T/$mn.port" --expect-key "$PROVIDER_KEY" \
+	    --fixtures "$top_srcdir/tests/fixtures" "$@" >"$T/$mn.log" 2>&1 &
 	MOCK_PID=$!
 	pids="$pids $MOCK_PID"
-	wait_file "$T/mock.port" || bail "mock provider did not start"
-	MOCK_PORT=$(cat "$T/mock.port")
+	wait_file "$T/$mn.port" || bail "mock provider did not start"
+	MOCK_PORT=$(cat "$T/$mn.port")
 	MOCK_URL=${MOCK_URL_SCHEME:-http}://127.0.0.1:$MOCK_PORT
 }
 
@@ -220,8 +241,10 @@ admin() {
 	curl -s -H "Authorization: Bearer $ADMIN_TOKEN" "$@" "$TG_ADMIN_URL$p"
 }
 
-# tg_stop: SIGTERM and wait (the ledger is committed on exit).
+# tg_stop: SIGTERM and wait (the ledger is committed on exit); the last
+# /metrics is kept for e2e_done's scan.
 tg_stop() {
+	metrics_save
 	kill -TERM "$TG_PID" 2>/dev/null || true
 	wait "$TG_PID" 2>/dev/null
 	TG_STATUS=$?

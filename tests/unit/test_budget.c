@@ -1063,6 +1063,14 @@ settle(void *w, struct budget_plan *plan, const char *id, int64_t nusd,
 }
 
 static void
+renew(void *w, struct budget_plan *plan, const char *id, int64_t deadline)
+{
+	snprintf(plan->lease_id, sizeof plan->lease_id, "%s", id);
+	plan->deadline_ms = deadline;
+	budget_local_ops.renew(w, plan);
+}
+
+static void
 peek(void *w, struct budget_plan *plan, struct rec *r)
 {
 	memset(r, 0, sizeof *r);
@@ -1345,6 +1353,83 @@ test_local_expiry(void)
 	free(p);
 }
 
+/* After a sweep at time at, does p's app day counter lease tokens? */
+static void
+is_leased_at(void *store, void *w, struct budget_plan *p, int64_t at,
+    int64_t tokens, const char *name)
+{
+	struct rec	r;
+
+	locked_sweep(store, at);
+	peek(w, p, &r);
+	is_amount(&r.state[APP_DAY].leased, 0, tokens, 0, "renew: %s", name);
+}
+
+/*
+ * A renewed lease counts past its first deadline, up to the new one; one
+ * that was not renewed stops at its own; a lease that stopped counting is
+ * never brought back.
+ */
+static void
+test_local_renew(void)
+{
+	struct budget_plan	*p;
+	struct rec		 r;
+	void			*store, *w;
+	int64_t			 now = util_now_ms();
+
+	store = budget_local_new();
+	w = budget_local_ops.worker_init(store, NULL);
+	p = xcalloc(1, sizeof *p);
+	budget_plan_init(p, &s_app, now);
+
+	/* tokens 1000/day */
+	is_int(reserve(w, p, "R1", 0, 500, 0, now + 30000, &r), BUDGET_OK,
+	    "renew: R1 reserved until now + 30 s");
+	is_int(reserve(w, p, "R2", 0, 300, 0, now + 30000, &r), BUDGET_OK,
+	    "renew: R2 reserved until now + 30 s");
+	renew(w, p, "R1", now + 90000);
+	is_leased_at(store, w, p, now + 60000, 500,
+	    "at +60 s the renewed R1 still counts, R2 stopped");
+	is_int(reserve(w, p, "R3", 0, 501, 0, now + 10 * MIN, &r),
+	    BUDGET_DENIED, "renew: R1's hold on the budget is kept");
+
+	/* R2 lapsed: renewing it brings nothing back. */
+	renew(w, p, "R2", now + 10 * MIN);
+	is_leased_at(store, w, p, now + 61000, 500,
+	    "a lapsed lease is not brought back");
+
+	/* Renewal is a new deadline, not forever. */
+	is_leased_at(store, w, p, now + 90000, 0,
+	    "R1 stops counting at its new deadline");
+	renew(w, p, "R1", now + 10 * MIN);
+	is_leased_at(store, w, p, now + 5 * MIN, 0,
+	    "nothing taken off twice, nothing brought back");
+
+	/* Past its deadline but not swept yet: not renewed either. */
+	is_int(reserve(w, p, "R4", 0, 200, 0, now - 1, &r), BUDGET_OK,
+	    "renew: R4 reserved with its deadline already passed");
+	renew(w, p, "R4", now + 10 * MIN);
+	is_leased_at(store, w, p, now + 6 * MIN, 0,
+	    "a lease past its deadline before the sweep is not renewed");
+
+	/* Settled or unknown leases: nothing happens. */
+	is_int(reserve(w, p, "R5", 0, 100, 0, now + 10 * MIN, &r), BUDGET_OK,
+	    "renew: R5 reserved");
+	settle(w, p, "R5", 0, 100, 0);
+	renew(w, p, "R5", now + 20 * MIN);
+	renew(w, p, "nope", now + 20 * MIN);
+	peek(w, p, &r);
+	is_amount(&r.state[APP_DAY].leased, 0, 0, 0,
+	    "renew: a settled or unknown lease is a no-op (leased)");
+	is_amount(&r.state[APP_DAY].used, 0, 100, 0,
+	    "renew: a settled or unknown lease is a no-op (used)");
+
+	budget_local_ops.worker_free(w);
+	budget_local_free(store);
+	free(p);
+}
+
 static void
 test_local_seed_peek(void)
 {
@@ -1585,6 +1670,7 @@ main(void)
 	test_used_ratio();
 	test_local_reserve_settle();
 	test_local_expiry();
+	test_local_renew();
 	test_local_seed_peek();
 	test_local_threads(37, 100);
 	test_local_threads(3000, 500);

@@ -230,15 +230,30 @@ step(void *wctx, int peek, struct budget_plan *p)
 	return ((int)t.last);
 }
 
-/* Settle, then wait until a peek behind it on the same connection ran. */
+/* Wait until a peek queued behind earlier steps on wctx ran. */
 static void
-settle_wait(void *wctx, const struct budget_plan *p)
+barrier(void *wctx)
 {
 	struct budget_plan	q;
 
-	budget_redis_ops.settle(wctx, p);
 	mkplan(&q, "barrier", "barrier");
 	step(wctx, 1, &q);
+}
+
+static void
+settle_wait(void *wctx, const struct budget_plan *p)
+{
+	budget_redis_ops.settle(wctx, p);
+	barrier(wctx);
+}
+
+/* Renew p's lease to deadline, and wait until Redis ran it. */
+static void
+renew_wait(void *wctx, struct budget_plan *p, int64_t deadline)
+{
+	p->deadline_ms = deadline;
+	budget_redis_ops.renew(wctx, p);
+	barrier(wctx);
 }
 
 static long long
@@ -648,6 +663,113 @@ case_expiry(void)
 	fake_now = start;
 }
 
+/*
+ * A renewed lease counts past its first deadline, up to the new one; one
+ * not renewed stops at its own; a lease that stopped counting (purged,
+ * past its deadline, settled) is never brought back.
+ */
+static void
+case_renew(void)
+{
+	struct budget_plan	a, b, c, x;
+	int64_t			start = fake_now;
+	unsigned long		errs;
+	long long		before;
+
+	mkplan(&a, "ren", "lease-ren-a");
+	add_check(&a, 2, UNIT_REQUESTS, 1);
+	set_amount(&a.reserve, 10, 10, 1);
+	a.deadline_ms = start + 1000;
+	is_int(step(w, 0, &a), BUDGET_OK, "renew: lease a until +1 s");
+	mkplan(&b, "ren2", "lease-ren-b");
+	add_check(&b, 2, UNIT_REQUESTS, 1);
+	set_amount(&b.reserve, 10, 10, 1);
+	b.deadline_ms = start + 1000;
+	is_int(step(w, 0, &b), BUDGET_OK, "renew: lease b until +1 s");
+
+	errs = budget_redis_errors(store);
+	fake_now = start + 500;
+	renew_wait(w, &a, start + 5000);
+	is_int(cmd_int("ZSCORE tg:leases lease-ren-a"), start + 5000,
+	    "renew: a's score in tg:leases moved to +5 s");
+	is_int(cmd_int("HGET tg:lease:lease-ren-a d"), start + 5000,
+	    "renew: a's deadline field moved to +5 s");
+
+	x = a;
+	snprintf(x.lease_id, sizeof x.lease_id, "lease-ren-x");
+	x.deadline_ms = start + 60000;
+	fake_now = start + 1000;
+	is_int(step(w, 0, &x), BUDGET_DENIED,
+	    "renew: at +1 s the renewed a still holds the budget");
+	snprintf(x.lease_id, sizeof x.lease_id, "lease-ren-y");
+	x.counters[2] = b.counters[2];
+	is_int(step(w, 0, &x), BUDGET_OK,
+	    "renew: at +1 s b, not renewed, stopped counting");
+	snprintf(x.lease_id, sizeof x.lease_id, "lease-ren-z");
+	x.counters[2] = a.counters[2];
+	fake_now = start + 4999;
+	is_int(step(w, 0, &x), BUDGET_DENIED, "renew: a counts until +5 s");
+	fake_now = start + 5000;
+	is_int(step(w, 0, &x), BUDGET_OK, "renew: and stops at +5 s");
+	ok(field(&a, 2, "l2") == 1 && cmd_int("EXISTS tg:lease:lease-ren-a")
+	    == 0, "renew: a purged, only z leased");
+
+	/* b was purged: renewing it brings nothing back. */
+	renew_wait(w, &b, start + 60000);
+	ok(cmd_int("EXISTS tg:lease:lease-ren-b") == 0 &&
+	    cmd_int("ZSCORE tg:leases lease-ren-b") == 0 &&
+	    field(&b, 2, "l2") == 1, "renew: a purged lease stays purged");
+
+	/*
+	 * At its deadline but not purged yet: not renewed either, so the
+	 * barrier's peek right behind the renewal purges it.
+	 */
+	mkplan(&c, "ren3", "lease-ren-c");
+	c.deadline_ms = start + 6000;
+	is_int(step(w, 0, &c), BUDGET_OK, "renew: lease c until +6 s");
+	fake_now = start + 6000;
+	renew_wait(w, &c, start + 60000);
+	ok(cmd_int("EXISTS tg:lease:lease-ren-c") == 0 &&
+	    cmd_int("ZSCORE tg:leases lease-ren-c") == 0,
+	    "renew: a lease at its deadline is not renewed");
+
+	/* Settled: not brought back. */
+	c.deadline_ms = start + 60000;
+	snprintf(c.lease_id, sizeof c.lease_id, "lease-ren-d");
+	is_int(step(w, 0, &c), BUDGET_OK, "renew: lease d");
+	settle_wait(w, &c);
+	renew_wait(w, &c, start + 90000);
+	ok(cmd_int("EXISTS tg:lease:lease-ren-d") == 0 &&
+	    cmd_int("ZSCORE tg:leases lease-ren-d") == 0,
+	    "renew: a settled lease stays settled");
+	is_int(budget_redis_errors(store), errs,
+	    "renew: renewals and lapsed leases are no store errors");
+
+	/*
+	 * After SCRIPT FLUSH a renewal goes through EVAL.  Its deadline
+	 * past the counters' windows, the lease hash is kept a day after it.
+	 */
+	snprintf(c.lease_id, sizeof c.lease_id, "lease-ren-e");
+	is_int(step(w, 0, &c), BUDGET_OK, "renew: lease e");
+	cmd("SCRIPT FLUSH");
+	before = eval_calls();
+	renew_wait(w, &c, start + 3 * HOUR_MS);
+	is_int(cmd_int("ZSCORE tg:leases lease-ren-e"), start + 3 * HOUR_MS,
+	    "renew: after SCRIPT FLUSH, renewed");
+	is_int(cmd_int("PEXPIRETIME tg:lease:lease-ren-e"),
+	    start + 3 * HOUR_MS + BR_DAY_MS,
+	    "renew: the lease hash is kept a day past the new deadline");
+	is_int(eval_calls(), before + 2,
+	    "renew: with EVAL (and the barrier's peek too)");
+
+	/* A plan without a lease id is refused and counted. */
+	snprintf(c.lease_id, sizeof c.lease_id, "%s", "");
+	budget_redis_ops.renew(w, &c);
+	is_int(budget_redis_errors(store), errs + 1,
+	    "renew: without a lease id refused, counted as an error");
+	fake_now = start;
+}
+
 /* n reserves of 1 request against a limit of 10, spread over workers. */
 static void
 race(void **wctxs, size_t nw, const char *name)
@@ -772,6 +894,7 @@ static void
 case_reconnect(void)
 {
 	struct budget_plan	p, s;
+	unsigned long		errs;
 	int64_t			end;
 	int			got = -1;
 
@@ -782,6 +905,13 @@ case_reconnect(void)
 	set_amount(&p.reserve, 0, 0, 1);
 	is_int(step(w, 0, &p), BUDGET_UNAVAILABLE,
 	    "redis down: UNAVAILABLE");
+	errs = budget_redis_errors(store);
+	budget_redis_ops.renew(w, &p);
+	budget_redis_ops.renew(w, &p);
+	is_int(budget_redis_errors(store), errs + 2,
+	    "redis down: each renewal counted as a store error");
+	ok(((struct br_wctx *)w)->renew_logged & (1U << BR_RENEW_UNSENT),
+	    "redis down: the failing renewals logged (once)");
 
 	/* A settle while down waits for the next connection. */
 	mkplan(&s, "rec", "lease-rec-settle");
@@ -796,6 +926,8 @@ case_reconnect(void)
 		run_for(50);
 	}
 	is_int(got, BUDGET_OK, "reconnected: reserve OK");
+	is_int(((struct br_wctx *)w)->renew_logged, 0,
+	    "reconnected: renewal failures will be logged again");
 	ok(field(&s, 0, "u0") == 5 && field(&s, 9, "u1") == 6 &&
 	    cmd_int("EXISTS tg:settled:lease-rec-settle") == 1,
 	    "reconnected: the queued settle landed");
@@ -935,6 +1067,7 @@ main(void)
 		{ "denied", case_denied },
 		{ "settle", case_settle },
 		{ "expiry", case_expiry },
+		{ "renew", case_renew },
 		{ "atomic", case_atomic },
 		{ "noscript", case_noscript },
 		{ "bad plan", case_bad_plan },

@@ -1,10 +1,11 @@
 /*
- * httpresp: every response is fed whole, split in two at every offset and
- * byte by byte, each piece in its own heap buffer (so ASan sees any read
+ * httpresp: every response (and request) is fed whole, split in two at
+ * every offset and byte by byte, each piece in its own heap buffer (so ASan sees any read
  * past a piece); all three must give the same transcript of status,
  * keep-alive, headers, body and completion, and body pointers must lie in
- * the piece being fed (zero copy).  Every refusal must end in ERROR
- * however the bytes are split.
+ * the piece being fed (zero copy).  Every refusal must end in ERROR,
+ * with the status a listener answers it with, however the bytes are
+ * split.
  */
 #include "config.h"
 
@@ -15,10 +16,17 @@
 #include "tap.h"
 #include "xmalloc.h"
 
+/* Response cases leave the request fields out: zero. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 #define S(lit)	(lit), sizeof (lit) - 1
 #define BAD(name, lit)		{ name, S(lit), 0, 0, 0, NULL }
 #define BAD_EOF(name, lit)	{ name, S(lit), 0, 1, 0, NULL }
 #define BAD_MAX(name, lit, max)	{ name, S(lit), 0, 0, max, NULL }
+#define REQ(name, lit, want)	{ name, S(lit), 0, 0, 0, want, 1, 1000 }
+#define REQ_BAD(name, lit, st)	{ name, S(lit), 0, 0, 0, NULL, 1, 1000, st }
+#define REQ_BAD_MAX(name, lit, max, st) \
+	{ name, S(lit), 0, 0, max, NULL, 1, 1000, st }
 
 struct tcase {
 	const char	*name;
@@ -27,7 +35,10 @@ struct tcase {
 	int		 head_request;
 	int		 eof;		/* the peer closes after the bytes */
 	size_t		 max_head;	/* 0: 8192 */
-	const char	*want;		/* transcript; NULL: ends in "E\n" */
+	const char	*want;		/* transcript; NULL: ends in "E...\n" */
+	int		 request;	/* parse a request */
+	size_t		 max_body;	/* requests */
+	int		 estatus;	/* refused with; 0: 400 */
 };
 
 struct run {
@@ -276,8 +287,15 @@ on_headers(struct httpresp *hr, void *arg)
 	const char	*name, *value;
 	size_t		 i;
 
-	snprintf(line, sizeof line, "S%d ka%d\n", httpresp_status(hr),
-	    httpresp_keepalive(hr));
+	if (httpresp_method(hr) != NULL) {
+		snprintf(line, sizeof line, "R %s ", httpresp_method(hr));
+		puts_(r, line);
+		puts_(r, httpresp_target(hr));
+		snprintf(line, sizeof line, " %d ka%d\n", httpresp_minor(hr),
+		    httpresp_keepalive(hr));
+	} else
+		snprintf(line, sizeof line, "S%d ka%d\n", httpresp_status(hr),
+		    httpresp_keepalive(hr));
 	puts_(r, line);
 	for (i = 0; i < httpresp_nheaders(hr); i++) {
 		httpresp_header_at(hr, i, &name, &value);
@@ -326,8 +344,13 @@ drive(const struct tcase *tc, size_t split, int bytewise, struct run *r)
 	size_t			 pos = 0, n, off, used;
 	char			*piece;
 	int			 inmsg = 0, ndone = 0, rc = 0;
+	char			 estr[16];
 
-	hr = httpresp_new(tc->max_head != 0 ? tc->max_head : 8192);
+	if (tc->request)
+		hr = httpresp_new_request(tc->max_head != 0 ? tc->max_head :
+		    8192, tc->max_body);
+	else
+		hr = httpresp_new(tc->max_head != 0 ? tc->max_head : 8192);
 	httpresp_reset(hr, tc->head_request);
 	while (pos < tc->len || (pos == 0 && split == 0)) {
 		if (bytewise)
@@ -374,11 +397,113 @@ drive(const struct tcase *tc, size_t split, int bytewise, struct run *r)
 		if (httpresp_feed(hr, "x", 1, &used, &cbs, r) !=
 		    HTTPRESP_ERROR || used != 0)
 			rc = -1;
-		puts_(r, "E\n");
+		snprintf(estr, sizeof estr, "E%d\n", httpresp_error_status(hr));
+		puts_(r, estr);
 	}
 	put(r, "", 1);
 	httpresp_free(hr);
 	return (rc);
+}
+
+static const struct tcase reqcases[] = {
+	REQ("post with a body",
+	    "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 5\r\n\r\nhello",
+	    "R POST /v1/chat/completions 1 ka1\nHost: a\nContent-Length: 5\n"
+	    "[hello]D\n"),
+	REQ("get without a body; pipelined",
+	    "GET /v1/models?x=1 HTTP/1.1\r\nHost: a\r\n\r\n"
+	    "GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
+	    "R GET /v1/models?x=1 1 ka1\nHost: a\n[]D\n"
+	    "R GET / 1 ka0\nHost: b\nConnection: close\n[]D\n"),
+	REQ("chunked body",
+	    "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+	    "R POST /p 1 ka1\nHost: a\nTransfer-Encoding: chunked\n"
+	    "[abcde]D\n"),
+	REQ("HTTP/1.0 without Host",
+	    "POST /p HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi",
+	    "R POST /p 0 ka0\nContent-Length: 2\n[hi]D\n"),
+	REQ("a leading blank line is ignored",
+	    "\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	    "R GET / 1 ka1\nHost: a\n[]D\n"),
+	REQ_BAD("CL and TE", "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "0\r\n\r\n", 400),
+	REQ_BAD("TE and CL", "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc", 400),
+	REQ_BAD("two equal Content-Length", "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400),
+	REQ_BAD("a Content-Length list", "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 3, 3\r\n\r\nabc", 400),
+	REQ_BAD("signed Content-Length", "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: +3\r\n\r\nabc", 400),
+	REQ_BAD("gzip, chunked", "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
+	REQ_BAD("chunked in HTTP/1.0", "POST /p HTTP/1.0\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+	REQ_BAD("bad chunk size", "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n0\r\n\r\n",
+	    400),
+	REQ_BAD("chunk size overflow", "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n"
+	    "fffffffffffffffffff\r\n", 400),
+	REQ_BAD("bare LF ends a header", "POST /p HTTP/1.1\r\nHost: a\n"
+	    "Content-Length: 0\r\n\r\n", 400),
+	REQ_BAD("bare LF ends the head", "GET / HTTP/1.1\r\nHost: a\r\n\n",
+	    400),
+	REQ_BAD("NUL in a header", "GET / HTTP/1.1\r\nHost: a\r\n"
+	    "X-A: b\0c\r\n\r\n", 400),
+	REQ_BAD("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n"
+	    " c\r\n\r\n", 400),
+	REQ_BAD("space before the colon", "GET / HTTP/1.1\r\nHost : a\r\n"
+	    "\r\n", 400),
+	REQ_BAD("absolute-form target", "GET http://evil.example/v1/models "
+	    "HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+	REQ_BAD("asterisk target", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+	    400),
+	REQ_BAD("no Host", "GET / HTTP/1.1\r\n\r\n", 400),
+	REQ_BAD("two Host", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	    400),
+	REQ_BAD("HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400),
+	REQ_BAD("double space", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+	REQ_BAD("not HTTP", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\r\n", 400),
+	REQ_BAD("body over the limit by Content-Length",
+	    "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 1001\r\n\r\n",
+	    413),
+	REQ_BAD("chunked body over the limit",
+	    "POST /p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+	    "\r\n3e9\r\n", 413),
+	REQ_BAD_MAX("head over the limit",
+	    "GET / HTTP/1.1\r\nHost: a\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaa\r\n\r\n", 64, 431),
+};
+
+/* A chunked request body over the limit is refused once announced. */
+static void
+check_body_limit(void)
+{
+	static const char	head[] = "POST /p HTTP/1.1\r\nHost: a\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n";
+	struct httpresp		*hr;
+	char			 data[512];
+	size_t			 used;
+
+	hr = httpresp_new_request(8192, 1000);
+	memset(data, 'x', sizeof data);
+	is_int(httpresp_feed(hr, head, sizeof head - 1, &used, NULL, NULL),
+	    HTTPRESP_MORE, "body limit: head read");
+	httpresp_feed(hr, "200\r\n", 5, &used, NULL, NULL);
+	httpresp_feed(hr, data, 512, &used, NULL, NULL);
+	httpresp_feed(hr, "\r\n1e8\r\n", 7, &used, NULL, NULL);
+	httpresp_feed(hr, data, 488, &used, NULL, NULL);
+	is_int(httpresp_feed(hr, "\r\n", 2, &used, NULL, NULL),
+	    HTTPRESP_MORE, "body limit: 1000 bytes read");
+	is_int(httpresp_error_status(hr), 0, "body limit: no error at 1000");
+	is_int(httpresp_feed(hr, "1\r\n", 3, &used, NULL, NULL),
+	    HTTPRESP_ERROR, "body limit: one more byte announced");
+	is_int(httpresp_error_status(hr), 413, "body limit: 413");
+	httpresp_free(hr);
 }
 
 /* Run one case every way; 0 when every run matched want (or errored). */
@@ -395,9 +520,15 @@ check_case(const struct tcase *tc)
 	if (want != NULL)
 		is_str(whole.out, want, "%s: whole", tc->name);
 	else {
-		ok(whole.outlen >= 3 &&
-		    strcmp(whole.out + whole.outlen - 3, "E\n") == 0,
-		    "%s: whole: refused", tc->name);
+		char	estr[16];
+		size_t	elen;
+
+		elen = (size_t)snprintf(estr, sizeof estr, "E%d\n",
+		    tc->estatus != 0 ? tc->estatus : 400);
+		ok(whole.outlen >= elen + 1 && strcmp(whole.out +
+		    whole.outlen - 1 - elen, estr) == 0,
+		    "%s: whole: refused with %d", tc->name,
+		    tc->estatus != 0 ? tc->estatus : 400);
 		want = whole.out;
 	}
 
@@ -508,6 +639,9 @@ main(void)
 		check_case(&goodcases[i]);
 	for (i = 0; i < sizeof badcases / sizeof badcases[0]; i++)
 		check_case(&badcases[i]);
+	for (i = 0; i < sizeof reqcases / sizeof reqcases[0]; i++)
+		check_case(&reqcases[i]);
+	check_body_limit();
 	check_api();
 	check_aborts();
 	return (tap_done());
