@@ -1436,37 +1436,31 @@ usage_settle(struct proxy_req *p, enum ledger_outcome outcome)
 static void
 access_log(struct proxy_req *p, struct ledger_row *row)
 {
-	json_t	*o;		/* new */
-	char	 usd[32];
+	struct log_line	l;
+	char		usd[32];
 
+	if (log_line_begin(&l, LOG_LVL_INFO, "access") == -1)
+		return;
 	price_format_usd(row->cost_nusd, 6, usd);
-	o = json_object();
-	json_object_set_new(o, "request_id", json_string(row->request_id));
-	json_object_set_new(o, "app", row->app ? json_string(row->app) :
-	    json_null());
-	json_object_set_new(o, "team", row->team ? json_string(row->team) :
-	    json_null());
-	json_object_set_new(o, "owner", p->app && p->app->owner ?
-	    json_string(p->app->owner) : json_null());
-	json_object_set_new(o, "key_id", row->key_id ?
-	    json_string(row->key_id) : json_null());
-	json_object_set_new(o, "route", json_string(row->route));
-	json_object_set_new(o, "model", row->model ? json_string(row->model) :
-	    json_null());
-	json_object_set_new(o, "status", json_integer(row->status));
-	json_object_set_new(o, "outcome",
-	    json_string(ledger_outcome_name(row->outcome)));
-	json_object_set_new(o, "input_tokens",
-	    json_integer(row->input_tokens));
-	json_object_set_new(o, "output_tokens",
-	    json_integer(row->output_tokens));
-	json_object_set_new(o, "cost_usd", json_string(usd));
-	json_object_set_new(o, "latency_ms", json_integer(row->latency_ms));
-	json_object_set_new(o, "ttft_ms", row->ttft_ms >= 0 ?
-	    json_integer(row->ttft_ms) : json_null());
-	json_object_set_new(o, "traceparent", json_string(p->traceparent));
-	log_event(LOG_LVL_INFO, "access", o);
-	json_decref(o);
+	log_line_str(&l, "request_id", row->request_id);
+	log_line_str(&l, "app", row->app);
+	log_line_str(&l, "team", row->team);
+	log_line_str(&l, "owner", p->app != NULL ? p->app->owner : NULL);
+	log_line_str(&l, "key_id", row->key_id);
+	log_line_str(&l, "route", row->route);
+	log_line_str(&l, "model", row->model);
+	log_line_int(&l, "status", row->status);
+	log_line_str(&l, "outcome", ledger_outcome_name(row->outcome));
+	log_line_int(&l, "input_tokens", row->input_tokens);
+	log_line_int(&l, "output_tokens", row->output_tokens);
+	log_line_str(&l, "cost_usd", usd);
+	log_line_int(&l, "latency_ms", row->latency_ms);
+	if (row->ttft_ms >= 0)
+		log_line_int(&l, "ttft_ms", row->ttft_ms);
+	else
+		log_line_str(&l, "ttft_ms", NULL);
+	log_line_str(&l, "traceparent", p->traceparent);
+	log_line_end(&l);
 }
 
 /* Metrics of a finished request; labels come from the configuration. */
