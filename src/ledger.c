@@ -3,13 +3,13 @@
  *
  * Workers call ledger_enqueue() with finished rows; the rows go into a
  * bounded ring of pointers guarded by one mutex.  One writer thread owns
- * the SQLite connection: it waits for the first row, lingers at most
- * LEDGER_LINGER_MS for the batch to fill up to LEDGER_BATCH_MAX rows, moves
- * the batch out of the ring (pointer copies only, under the lock) and then,
- * without the lock, runs BEGIN IMMEDIATE, one prepared INSERT OR IGNORE per
- * row, COMMIT.  Under load the ring refills while a batch commits, so the
- * batches grow by themselves and each fsync (synchronous=FULL) carries up
- * to LEDGER_BATCH_MAX rows.
+ * the SQLite connection: it waits for the first row, lets the batch fill
+ * up to LEDGER_BATCH_MAX rows until the oldest row has waited
+ * LEDGER_LINGER_MS, moves the batch out of the ring (pointer copies only,
+ * under the lock) and then, without the lock, runs BEGIN IMMEDIATE, one
+ * prepared INSERT OR IGNORE per row, COMMIT.  Under load the ring refills
+ * while a batch commits, so the batches grow by themselves and each fsync
+ * (synchronous=FULL) carries up to LEDGER_BATCH_MAX rows.
  *
  * A batch is freed only after its COMMIT succeeded.  On failure the writer
  * rolls back, counts the error, sleeps with exponential backoff and retries
@@ -62,6 +62,7 @@ struct ledger {
 	pthread_cond_t		 cv_work;	/* writer: rows or closing */
 	pthread_cond_t		 cv_space;	/* enqueuers: room in ring */
 	struct ledger_row	**ring;
+	int64_t			*ring_ms;	/* when each row came (mono) */
 	size_t			 head;		/* next to take */
 	size_t			 count;		/* rows in ring */
 	size_t			 inflight;	/* rows in the writer's batch */
@@ -310,6 +311,7 @@ ledger_free(struct ledger *l)
 	pthread_cond_destroy(&l->cv_work);
 	pthread_cond_destroy(&l->cv_space);
 	free(l->ring);
+	free(l->ring_ms);
 	free(l->path);
 	free(l);
 }
@@ -431,16 +433,13 @@ ledger_sleep_ms(long ms)
 		;
 }
 
-static void
-ledger_deadline(struct timespec *ts, long ms)
+static int64_t
+ledger_mono_ms(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 /*
@@ -451,6 +450,7 @@ static size_t
 ledger_take(struct ledger *l, struct ledger_row **batch)
 {
 	struct timespec	deadline;
+	int64_t		due;
 	size_t		n, i;
 
 	pthread_mutex_lock(&l->mtx);
@@ -460,9 +460,16 @@ ledger_take(struct ledger *l, struct ledger_row **batch)
 		l->writer_idle = 0;
 	}
 	if (l->count > 0 && l->count < LEDGER_BATCH_MAX && !l->closing) {
-		/* Let the batch fill, but never hold a row past the linger. */
-		ledger_deadline(&deadline, LEDGER_LINGER_MS);
-		while (l->count < LEDGER_BATCH_MAX && !l->closing) {
+		/*
+		 * Let the batch fill, but never hold a row past the linger,
+		 * counted from when the oldest row came: rows that arrived
+		 * while the last batch committed are due already.
+		 */
+		due = l->ring_ms[l->head] + LEDGER_LINGER_MS;
+		deadline.tv_sec = due / 1000;
+		deadline.tv_nsec = (due % 1000) * 1000000L;
+		while (l->count < LEDGER_BATCH_MAX && !l->closing &&
+		    ledger_mono_ms() < due) {
 			if (pthread_cond_timedwait(&l->cv_work, &l->mtx,
 			    &deadline) == ETIMEDOUT)
 				break;
@@ -553,6 +560,7 @@ ledger_open(const char *path, char **cause)
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&l->cv_space, NULL);
 	l->ring = xcalloc(LEDGER_QUEUE_MAX, sizeof *l->ring);
+	l->ring_ms = xcalloc(LEDGER_QUEUE_MAX, sizeof *l->ring_ms);
 
 	if (ledger_mkdir(path, cause) != 0)
 		goto fail;
@@ -623,6 +631,7 @@ ledger_enqueue(struct ledger *l, struct ledger_row *row)
 		return;
 	}
 	l->ring[(l->head + l->count) % LEDGER_QUEUE_MAX] = row;
+	l->ring_ms[(l->head + l->count) % LEDGER_QUEUE_MAX] = ledger_mono_ms();
 	l->count++;
 	/* Wake the writer for its first row or for a full batch. */
 	if ((l->writer_idle && l->count == 1) ||
