@@ -61,8 +61,9 @@ struct ledger;
 
 /*
  * Open (creating the file, its directory's WAL files and the schema if
- * needed) and start the writer thread.  Returns NULL and sets *cause
- * (caller frees) on failure.
+ * needed) and start the writer thread.  Ignores SIGXFSZ process-wide, so
+ * that a file size limit fails writes instead of killing the process.
+ * Returns NULL and sets *cause (caller frees) on failure.
  */
 struct ledger	*ledger_open(const char *path, char **cause);
 

@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -561,6 +562,12 @@ ledger_open(const char *path, char **cause)
 	pthread_cond_init(&l->cv_space, NULL);
 	l->ring = xcalloc(LEDGER_QUEUE_MAX, sizeof *l->ring);
 	l->ring_ms = xcalloc(LEDGER_QUEUE_MAX, sizeof *l->ring_ms);
+	/*
+	 * A file size limit (RLIMIT_FSIZE) must make the ledger's writes fail
+	 * with EFBIG, which is retried like a full disk, not kill the process
+	 * with SIGXFSZ and lose the rows held in memory.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if (ledger_mkdir(path, cause) != 0)
 		goto fail;
