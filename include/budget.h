@@ -132,6 +132,15 @@ typedef void (*budget_seed_cb)(const char *key, int64_t end_ms,
 int	 budget_ledger_sums(const char * const *ledgers, size_t n,
 	    int64_t now_ms, budget_seed_cb cb, void *arg, char **cause);
 
+/*
+ * Every app's and team's counter of the open windows at zero, through the
+ * same cb: `tollgate reconcile` adds the ledgers' sums to these, so that a
+ * counter the ledgers have no row for is reset too (a settle whose row a
+ * crash lost must not stay counted).
+ */
+void	 budget_open_counters(const struct cfg *, int64_t now_ms,
+	    budget_seed_cb cb, void *arg);
+
 enum budget_result {
 	BUDGET_OK = 0,
 	BUDGET_DENIED,		/* plan->denied names the check */

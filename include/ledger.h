@@ -3,9 +3,11 @@
  * DESIGN.md section 9 for the columns).  Workers hand finished rows to
  * ledger_enqueue(); one writer thread inserts them in batched transactions
  * (commit every <= 50 ms or <= 500 rows) with WAL and synchronous=FULL.  A
- * batch leaves memory only after its COMMIT succeeded; on failure the batch
- * is kept and retried, so nothing already accepted is lost while the
- * process lives.  request_id is the primary key and inserts are
+ * batch leaves memory only after its COMMIT succeeded; on failure (disk
+ * full, I/O error, ...) the batch is kept and retried with backoff until
+ * the disk comes back, so nothing already accepted is lost while the
+ * process lives; meanwhile ledger_healthy() is false and the proxy refuses
+ * new paid requests.  request_id is the primary key and inserts are
  * INSERT OR IGNORE, so replaying a row never counts it twice.
  */
 #ifndef LEDGER_H
@@ -61,25 +63,35 @@ struct ledger;
 
 /*
  * Open (creating the file, its directory's WAL files and the schema if
- * needed) and start the writer thread.  Returns NULL and sets *cause
- * (caller frees) on failure.
+ * needed) and start the writer thread.  Ignores SIGXFSZ process-wide, so
+ * that a file size limit fails writes instead of killing the process.
+ * Returns NULL and sets *cause (caller frees) on failure.
  */
 struct ledger	*ledger_open(const char *path, char **cause);
 
 /*
- * Hand a row to the writer (takes ownership of row).  Thread-safe.  Blocks
- * only when the queue holds max_queue rows (the disk cannot keep up).
+ * Hand a row to the writer (takes ownership of row).  Thread-safe.  When
+ * the disk has fallen far behind (half the queue held), a refusal's row
+ * (outcome denied) is dropped, logged and counted instead; a billed row
+ * is always kept and blocks only when the whole queue is full.
  */
 void		 ledger_enqueue(struct ledger *, struct ledger_row *row);
 
 /* Rows waiting to be committed (for metrics). */
 size_t		 ledger_queue_depth(struct ledger *);
 
-/* Did the last commit succeed (the ledger is writable)?  For /readyz. */
+/*
+ * May a new paid request start?  False while commits fail or while half
+ * the queue is held; the proxy then answers 503 ledger_unavailable and
+ * /readyz 503.
+ */
 int		 ledger_healthy(struct ledger *);
 
 /* Commits that failed so far (for metrics). */
 uint64_t	 ledger_errors(struct ledger *);
+
+/* Refusals' rows dropped because the queue was half full (for tests). */
+uint64_t	 ledger_dropped(struct ledger *);
 
 /*
  * Commit everything queued, stop the writer thread and close.  Accepts

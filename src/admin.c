@@ -214,7 +214,7 @@ peek_cb(enum budget_result res, struct budget_plan *plan, void *arg)
 			    "the counter store does not answer");
 		else if (!ledger_healthy(server_ledger()))
 			reply_error(ar->req, 503, "ledger_unavailable",
-			    "the ledger cannot commit");
+			    "the ledger cannot record new requests");
 		else
 			reply_json(ar->req, 200, json_pack("{s:s}", "status",
 			    "ready"));

@@ -369,6 +369,17 @@ seed_sum_cb(const char *app, const char *team, int64_t nusd, int64_t tokens,
 	}
 }
 
+/* sc for the open window of per at now_ms. */
+static void
+seed_window(struct seed_ctx *sc, int per, int64_t now_ms, budget_seed_cb cb,
+    void *arg)
+{
+	sc->per = (enum cfg_per)per;
+	budget_window(sc->per, now_ms, &sc->start_ms, &sc->end_ms);
+	sc->cb = cb;
+	sc->arg = arg;
+}
+
 int
 budget_ledger_sums(const char * const *ledgers, size_t n, int64_t now_ms,
     budget_seed_cb cb, void *arg, char **cause)
@@ -378,10 +389,7 @@ budget_ledger_sums(const char * const *ledgers, size_t n, int64_t now_ms,
 	int		per;
 
 	for (per = PER_MINUTE; per <= PER_MONTH; per++) {
-		sc.per = (enum cfg_per)per;
-		budget_window(sc.per, now_ms, &sc.start_ms, &sc.end_ms);
-		sc.cb = cb;
-		sc.arg = arg;
+		seed_window(&sc, per, now_ms, cb, arg);
 		for (i = 0; i < n; i++) {
 			if (ledger_sums(ledgers[i], sc.start_ms, sc.end_ms,
 			    seed_sum_cb, &sc, cause) == -1)
@@ -389,4 +397,24 @@ budget_ledger_sums(const char * const *ledgers, size_t n, int64_t now_ms,
 		}
 	}
 	return (0);
+}
+
+void
+budget_open_counters(const struct cfg *cfg, int64_t now_ms,
+    budget_seed_cb cb, void *arg)
+{
+	const struct cfg_team	*t;
+	struct seed_ctx		 sc;
+	size_t			 i, j;
+	int			 per;
+
+	for (per = PER_MINUTE; per <= PER_MONTH; per++) {
+		seed_window(&sc, per, now_ms, cb, arg);
+		for (i = 0; i < cfg->nteams; i++) {
+			t = &cfg->teams[i];
+			for (j = 0; j < t->napps; j++)
+				seed_sum_cb(t->apps[j].name, j == 0 ? t->name :
+				    NULL, 0, 0, 0, &sc);
+		}
+	}
 }

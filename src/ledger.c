@@ -3,18 +3,29 @@
  *
  * Workers call ledger_enqueue() with finished rows; the rows go into a
  * bounded ring of pointers guarded by one mutex.  One writer thread owns
- * the SQLite connection: it waits for the first row, lingers at most
- * LEDGER_LINGER_MS for the batch to fill up to LEDGER_BATCH_MAX rows, moves
- * the batch out of the ring (pointer copies only, under the lock) and then,
- * without the lock, runs BEGIN IMMEDIATE, one prepared INSERT OR IGNORE per
- * row, COMMIT.  Under load the ring refills while a batch commits, so the
- * batches grow by themselves and each fsync (synchronous=FULL) carries up
- * to LEDGER_BATCH_MAX rows.
+ * the SQLite connection: it waits for the first row, lets the batch fill
+ * up to LEDGER_BATCH_MAX rows until the oldest row has waited
+ * LEDGER_LINGER_MS, moves the batch out of the ring (pointer copies only,
+ * under the lock) and then, without the lock, runs BEGIN IMMEDIATE, one
+ * prepared INSERT OR IGNORE per row, COMMIT.  Under load the ring refills
+ * while a batch commits, so the batches grow by themselves and each fsync
+ * (synchronous=FULL) carries up to LEDGER_BATCH_MAX rows.
  *
- * A batch is freed only after its COMMIT succeeded.  On failure the writer
- * rolls back, counts the error, sleeps with exponential backoff and retries
- * the same batch; the ring keeps filling meanwhile and, once full, blocks
- * the enqueuers, which is the only way the disk can slow the proxy down.
+ * A batch is freed only after its COMMIT succeeded.  On failure (disk
+ * full, I/O error, read-only file, a lock held too long) the writer rolls
+ * back, counts the error, sleeps with exponential backoff up to
+ * LEDGER_BACKOFF_MAX_MS and retries the same batch, forever: when the disk
+ * comes back the held rows commit and ledger_healthy() turns true again.
+ * While it is false the proxy refuses new paid requests (503
+ * ledger_unavailable) instead of serving them unrecorded; requests already
+ * running finish and their rows wait in the ring.  The same happens when
+ * the disk merely falls behind: at LEDGER_ADMIT_MAX rows held, new paid
+ * requests are refused and refusals (cost 0) are no longer kept: each one
+ * dropped is logged with its request id and counted
+ * (tollgate_ledger_dropped_total).  Billed rows are never dropped: should
+ * the ring fill up completely, their enqueuers wait for room, which stalls
+ * that worker, and the log says so.
+ *
  * At close the writer drains the ring; if the disk still refuses after
  * LEDGER_CLOSE_TRIES attempts the request ids of the lost rows are logged
  * and ledger_close() returns -1.
@@ -24,6 +35,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,15 +47,18 @@
 
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 #include "xmalloc.h"
 
 #define LEDGER_SCHEMA_VERSION	1
-#define LEDGER_QUEUE_MAX	65536	/* rows waiting; enqueue blocks above */
+#define LEDGER_QUEUE_MAX	65536	/* ring size; billed rows wait above */
+#define LEDGER_ADMIT_MAX	(LEDGER_QUEUE_MAX / 2)	/* rows held: refuse */
 #define LEDGER_BATCH_MAX	500	/* rows per transaction */
 #define LEDGER_LINGER_MS	50	/* oldest row waits at most this long */
 #define LEDGER_BACKOFF_MIN_MS	100
-#define LEDGER_BACKOFF_MAX_MS	5000
+#define LEDGER_BACKOFF_MAX_MS	1000	/* a returning disk is seen this soon */
+#define LEDGER_REPORT_MS	60000	/* "still failing" log interval */
 #define LEDGER_CLOSE_TRIES	5	/* commit attempts per batch at close */
 #define LEDGER_BUSY_TIMEOUT_MS	5000
 
@@ -62,6 +77,7 @@ struct ledger {
 	pthread_cond_t		 cv_work;	/* writer: rows or closing */
 	pthread_cond_t		 cv_space;	/* enqueuers: room in ring */
 	struct ledger_row	**ring;
+	int64_t			*ring_ms;	/* when each row came (mono) */
 	size_t			 head;		/* next to take */
 	size_t			 count;		/* rows in ring */
 	size_t			 inflight;	/* rows in the writer's batch */
@@ -69,7 +85,9 @@ struct ledger {
 	int			 writer_idle;	/* waiting for the first row */
 	unsigned int		 space_waiters;
 	uint64_t		 errors;
+	uint64_t		 dropped;	/* refusals not kept */
 	int			 failing;	/* the last commit failed */
+	int64_t			 fail_since;	/* mono ms, this outage */
 	int			 lost;		/* rows given up at close */
 };
 
@@ -310,6 +328,7 @@ ledger_free(struct ledger *l)
 	pthread_cond_destroy(&l->cv_work);
 	pthread_cond_destroy(&l->cv_space);
 	free(l->ring);
+	free(l->ring_ms);
 	free(l->path);
 	free(l);
 }
@@ -382,11 +401,12 @@ ledger_step(sqlite3_stmt *st)
 
 /*
  * Insert and commit one batch.  Returns 0 when committed; otherwise rolls
- * back and returns -1 with the request id of the failing row (if any) and
- * SQLite's message logged.
+ * back and returns -1 with *cause (caller frees) naming the step, the
+ * failing row's request id (if any) and SQLite's message.
  */
 static int
-ledger_commit_batch(struct ledger *l, struct ledger_row **batch, size_t n)
+ledger_commit_batch(struct ledger *l, struct ledger_row **batch, size_t n,
+    char **cause)
 {
 	const char	*what = "BEGIN";
 	const char	*rid = NULL;
@@ -412,8 +432,8 @@ ledger_commit_batch(struct ledger *l, struct ledger_row **batch, size_t n)
 	return (0);
 
 fail:
-	log_error("ledger %s: %s of %zu rows failed%s%s: %s (%d)", l->path,
-	    what, n, rid != NULL ? " at request " : "", rid != NULL ? rid : "",
+	xasprintf(cause, "%s of %zu rows failed%s%s: %s (%d)", what, n,
+	    rid != NULL ? " at request " : "", rid != NULL ? rid : "",
 	    sqlite3_errmsg(l->db), rc);
 	if (!sqlite3_get_autocommit(l->db))
 		ledger_step(l->st_rollback);
@@ -431,16 +451,13 @@ ledger_sleep_ms(long ms)
 		;
 }
 
-static void
-ledger_deadline(struct timespec *ts, long ms)
+static int64_t
+ledger_mono_ms(void)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 /*
@@ -451,6 +468,7 @@ static size_t
 ledger_take(struct ledger *l, struct ledger_row **batch)
 {
 	struct timespec	deadline;
+	int64_t		due;
 	size_t		n, i;
 
 	pthread_mutex_lock(&l->mtx);
@@ -460,9 +478,16 @@ ledger_take(struct ledger *l, struct ledger_row **batch)
 		l->writer_idle = 0;
 	}
 	if (l->count > 0 && l->count < LEDGER_BATCH_MAX && !l->closing) {
-		/* Let the batch fill, but never hold a row past the linger. */
-		ledger_deadline(&deadline, LEDGER_LINGER_MS);
-		while (l->count < LEDGER_BATCH_MAX && !l->closing) {
+		/*
+		 * Let the batch fill, but never hold a row past the linger,
+		 * counted from when the oldest row came: rows that arrived
+		 * while the last batch committed are due already.
+		 */
+		due = l->ring_ms[l->head] + LEDGER_LINGER_MS;
+		deadline.tv_sec = due / 1000;
+		deadline.tv_nsec = (due % 1000) * 1000000L;
+		while (l->count < LEDGER_BATCH_MAX && !l->closing &&
+		    ledger_mono_ms() < due) {
 			if (pthread_cond_timedwait(&l->cv_work, &l->mtx,
 			    &deadline) == ETIMEDOUT)
 				break;
@@ -482,42 +507,75 @@ ledger_take(struct ledger *l, struct ledger_row **batch)
 	return (n);
 }
 
+/*
+ * A commit failed: count it, mark the ledger failing and say so, once when
+ * the outage starts and then every LEDGER_REPORT_MS.  Returns 1 when the
+ * batch is to be given up (closing, the disk still refuses), else 0.
+ */
+static int
+ledger_failed(struct ledger *l, struct ledger_row **batch, size_t n,
+    int tries, const char *cause, int64_t *reported)
+{
+	int64_t		now = ledger_mono_ms(), since;
+	size_t		held, i;
+	int		first, closing, lost;
+
+	pthread_mutex_lock(&l->mtx);
+	l->errors++;
+	if ((first = !l->failing)) {
+		l->failing = 1;
+		l->fail_since = now;
+	}
+	since = now - l->fail_since;
+	held = l->count + l->inflight;
+	closing = l->closing;
+	lost = l->lost;
+	pthread_mutex_unlock(&l->mtx);
+
+	if (first || now - *reported >= LEDGER_REPORT_MS) {
+		*reported = now;
+		log_error("ledger %s: %s; %zu rows held in memory until it "
+		    "commits again (failing for %lld s); new paid requests are "
+		    "refused", l->path, cause, held, (long long)since / 1000);
+	}
+	/*
+	 * Closing: the process is about to exit, so stop retrying at some
+	 * point; once one batch was given up, try each remaining one only
+	 * once.
+	 */
+	if (!closing || tries < (lost ? 1 : LEDGER_CLOSE_TRIES))
+		return (0);
+	for (i = 0; i < n; i++)
+		log_error("ledger %s: row not committed: request %s", l->path,
+		    batch[i]->request_id);
+	pthread_mutex_lock(&l->mtx);
+	l->lost = 1;
+	pthread_mutex_unlock(&l->mtx);
+	return (1);
+}
+
 static void *
 ledger_writer(void *arg)
 {
 	struct ledger		 *l = arg;
 	struct ledger_row	**batch;
-	size_t			  n, i;
+	int64_t			  reported = 0, since;
+	size_t			  n, i, held;
 	long			  backoff;
-	int			  tries, closing;
+	char			 *cause;
+	int			  tries, recovered;
 
 	batch = xreallocarray(NULL, LEDGER_BATCH_MAX, sizeof *batch);
 	while ((n = ledger_take(l, batch)) > 0) {
 		backoff = LEDGER_BACKOFF_MIN_MS;
 		tries = 0;
-		while (ledger_commit_batch(l, batch, n) != 0) {
-			pthread_mutex_lock(&l->mtx);
-			l->errors++;
-			l->failing = 1;
-			closing = l->closing;
-			pthread_mutex_unlock(&l->mtx);
-			/*
-			 * Closing: the process is about to exit, so stop
-			 * retrying at some point; once one batch was given
-			 * up, try each remaining one only once.
-			 */
-			if (closing && ++tries >= (l->lost ? 1 :
-			    LEDGER_CLOSE_TRIES)) {
-				for (i = 0; i < n; i++) {
-					log_error("ledger %s: row not "
-					    "committed: request %s", l->path,
-					    batch[i]->request_id);
-				}
-				pthread_mutex_lock(&l->mtx);
-				l->lost = 1;
-				pthread_mutex_unlock(&l->mtx);
+		cause = NULL;
+		while (ledger_commit_batch(l, batch, n, &cause) != 0) {
+			if (ledger_failed(l, batch, n, ++tries, cause,
+			    &reported))
 				break;
-			}
+			free(cause);
+			cause = NULL;
 			ledger_sleep_ms(backoff);
 			backoff *= 2;
 			if (backoff > LEDGER_BACKOFF_MAX_MS)
@@ -526,10 +584,19 @@ ledger_writer(void *arg)
 		for (i = 0; i < n; i++)
 			ledger_row_free(batch[i]);
 		pthread_mutex_lock(&l->mtx);
-		if (tries == 0 || !l->lost)
+		/* Committed: the ledger works again (unless rows were lost). */
+		recovered = cause == NULL && l->failing && !l->lost;
+		if (recovered)
 			l->failing = 0;
+		since = ledger_mono_ms() - l->fail_since;
+		held = l->count;
 		l->inflight = 0;
 		pthread_mutex_unlock(&l->mtx);
+		if (recovered)
+			log_warn("ledger %s: committing again after %lld ms; "
+			    "%zu rows still held are being written", l->path,
+			    (long long)since, held);
+		free(cause);
 	}
 	free(batch);
 	return (NULL);
@@ -553,6 +620,14 @@ ledger_open(const char *path, char **cause)
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&l->cv_space, NULL);
 	l->ring = xcalloc(LEDGER_QUEUE_MAX, sizeof *l->ring);
+	l->ring_ms = xcalloc(LEDGER_QUEUE_MAX, sizeof *l->ring_ms);
+	/*
+	 * A file size limit (RLIMIT_FSIZE) must make the ledger's writes fail
+	 * with EFBIG, which is retried like a full disk, not kill the process
+	 * with SIGXFSZ and lose the rows held in memory.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
+	metrics_add(M_LEDGER_DROPPED, 0, NULL, NULL, NULL);
 
 	if (ledger_mkdir(path, cause) != 0)
 		goto fail;
@@ -601,6 +676,9 @@ fail:
 void
 ledger_enqueue(struct ledger *l, struct ledger_row *row)
 {
+	size_t	held;
+	int	full = 0;
+
 	if (row == NULL)
 		return;
 	if (row->request_id == NULL) {
@@ -610,7 +688,30 @@ ledger_enqueue(struct ledger *l, struct ledger_row *row)
 		return;
 	}
 	pthread_mutex_lock(&l->mtx);
+	held = l->count + l->inflight;
+	if (row->outcome == OUTCOME_DENIED && held >= LEDGER_ADMIT_MAX &&
+	    !l->closing) {
+		/* A refusal costs nothing; the room is for billed rows. */
+		l->dropped++;
+		pthread_mutex_unlock(&l->mtx);
+		metrics_add(M_LEDGER_DROPPED, 1, NULL, NULL, NULL);
+		log_error("ledger %s: %zu rows held, refusal not recorded: "
+		    "request %s (status %d)", l->path, held, row->request_id,
+		    row->status);
+		ledger_row_free(row);
+		return;
+	}
 	while (l->count == LEDGER_QUEUE_MAX && !l->closing) {
+		if (!full) {
+			/* Unlocked below: logging may block. */
+			full = 1;
+			pthread_mutex_unlock(&l->mtx);
+			log_error("ledger %s: %d rows held, the queue is full: "
+			    "request %s waits for the disk", l->path,
+			    LEDGER_QUEUE_MAX, row->request_id);
+			pthread_mutex_lock(&l->mtx);
+			continue;
+		}
 		l->space_waiters++;
 		pthread_cond_wait(&l->cv_space, &l->mtx);
 		l->space_waiters--;
@@ -623,6 +724,7 @@ ledger_enqueue(struct ledger *l, struct ledger_row *row)
 		return;
 	}
 	l->ring[(l->head + l->count) % LEDGER_QUEUE_MAX] = row;
+	l->ring_ms[(l->head + l->count) % LEDGER_QUEUE_MAX] = ledger_mono_ms();
 	l->count++;
 	/* Wake the writer for its first row or for a full batch. */
 	if ((l->writer_idle && l->count == 1) ||
@@ -642,15 +744,28 @@ ledger_queue_depth(struct ledger *l)
 	return (n);
 }
 
-uint64_t
-ledger_errors(struct ledger *l)
+/* Read a counter the writer and the enqueuers update. */
+static uint64_t
+ledger_counter(struct ledger *l, const uint64_t *v)
 {
 	uint64_t	n;
 
 	pthread_mutex_lock(&l->mtx);
-	n = l->errors;
+	n = *v;
 	pthread_mutex_unlock(&l->mtx);
 	return (n);
+}
+
+uint64_t
+ledger_errors(struct ledger *l)
+{
+	return (ledger_counter(l, &l->errors));
+}
+
+uint64_t
+ledger_dropped(struct ledger *l)
+{
+	return (ledger_counter(l, &l->dropped));
 }
 
 int
@@ -724,7 +839,7 @@ ledger_healthy(struct ledger *l)
 	int	ok;
 
 	pthread_mutex_lock(&l->mtx);
-	ok = !l->failing;
+	ok = !l->failing && l->count + l->inflight < LEDGER_ADMIT_MAX;
 	pthread_mutex_unlock(&l->mtx);
 	return (ok);
 }

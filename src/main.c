@@ -289,6 +289,7 @@ cmd_reconcile(const char *path, const char **ledgers, size_t nledgers)
 		ledgers[0] = cfg->ledger_path;
 		nledgers = 1;
 	}
+	budget_open_counters(cfg, now, sums_cb, &s);
 	if (budget_ledger_sums(ledgers, nledgers, now, sums_cb, &s,
 	    &cause) == -1)
 		goto err;

@@ -1100,6 +1100,12 @@ admit(struct proxy_req *p)
 	int64_t				 pcap, v;
 	int				 limited;
 
+	/* A paid request is served only if its row can be recorded. */
+	if (!ledger_healthy(server_ledger())) {
+		proxy_deny(p, ERR_LEDGER_UNAVAILABLE, "the usage ledger cannot "
+		    "record requests right now; try again shortly");
+		return;
+	}
 	p->cap_name = cap_field(p, p->body);
 	p->body_cap = -1;
 	pcap = policy_max_output_tokens(p->app);

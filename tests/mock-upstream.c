@@ -16,6 +16,9 @@
  * GET /mock/stats reports what was asked and answered; POST /mock/reset
  * zeroes it; POST /mock/config sets new defaults from a control object
  * (e.g. {"status": 503} to fail everything, {"status": 0} to stop).  /mock/ requests are not counted.
+ * GET /mock/completed lists the answers handed over in full, as text lines
+ * "UNIX-MS X-REQUEST-ID" in order (the crash tests compare it with the
+ * ledger); POST /mock/reset empties it too.
  *
  * Tokens are deterministic: input = ceil(request body bytes / 4); output =
  * 2 per content delta ("tok0 ", "tok1 ", ...), plus reasoning; cached,
@@ -185,9 +188,62 @@ static long long		 st_keys[3];	/* see keys_record() */
 
 static void	answer_step(struct answer *);
 
+/*
+ * GET /mock/completed: one line "UNIX-MS X-REQUEST-ID" per answer handed
+ * over in full (error answers included) whose request carried a plain
+ * X-Request-Id.  The time is taken when the last bytes are queued, a
+ * moment before they leave: a crash test that measures how long after
+ * this a row may still be missing errs on the strict side.
+ */
+static struct evbuffer		*st_done;
+
+static void
+done_reset(void)
+{
+	if (st_done != NULL)
+		evbuffer_free(st_done);
+	if ((st_done = evbuffer_new()) == NULL)
+		abort();
+}
+
+static void
+done_record(struct evhttp_request *req)
+{
+	struct timespec	 ts;
+	const char	*rid, *c;
+
+	rid = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-Request-Id");
+	if (rid == NULL || *rid == '\0' || strlen(rid) > 64)
+		return;
+	for (c = rid; *c != '\0'; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
+			return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	evbuffer_add_printf(st_done, "%lld %s\n", (long long)ts.tv_sec * 1000 +
+	    ts.tv_nsec / 1000000, rid);
+}
+
+/* A copy: evhttp_send_reply() drains the buffer it is given. */
+static void
+done_send(struct evhttp_request *req)
+{
+	struct evbuffer	*b;
+
+	if ((b = evbuffer_new()) == NULL)
+		abort();
+	evbuffer_add(b, evbuffer_pullup(st_done, -1),
+	    evbuffer_get_length(st_done));
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain");
+	evhttp_send_reply(req, 200, NULL, b);
+	evbuffer_free(b);
+}
+
 static void
 stats_reset(void)
 {
+	done_reset();
 	json_decref(st_by_path);
 	json_decref(st_last);
 	json_decref(st_usage);
@@ -270,6 +326,7 @@ send_error(struct evhttp_request *req, enum api api, int code,
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "retry-after", "1");
 	st_completed++;
+	done_record(req);
 	if (api == API_MESSAGES)
 		send_json(req, code, json_pack("{s:s, s:{s:s, s:s}}",
 		    "type", "error", "error", "type", kinds[k].atype, "message",
@@ -780,6 +837,7 @@ answer_finish(struct answer *a)
 	    a->u[U_CACHED], ukeys[U_WRITE], a->u[U_WRITE], ukeys[U_OUT],
 	    a->u[U_OUT], ukeys[U_REASON], a->u[U_REASON]));
 	st_completed++;
+	done_record(a->req);
 	evhttp_connection_set_closecb(a->evcon, NULL, NULL);
 	evhttp_send_reply_end(a->req);
 	answer_free(a);
@@ -1069,6 +1127,8 @@ mock_admin(struct evhttp_request *req, const char *path)
 		    "connections", st_connections - st_admin, "keys",
 		    "provider", st_keys[0], "other", st_keys[1], "none",
 		    st_keys[2]));
+	else if (strcmp(path, "/mock/completed") == 0)
+		done_send(req);
 	else if (strcmp(path, "/mock/reset") == 0 &&
 	    evhttp_request_get_command(req) == EVHTTP_REQ_POST) {
 		stats_reset();
@@ -1837,5 +1897,6 @@ main(int argc, char **argv)
 	json_decref(st_last);
 	json_decref(st_usage);
 	json_decref(st_hostile);
+	evbuffer_free(st_done);
 	return (0);
 }

@@ -26,6 +26,8 @@ TG_ERROR(UPSTREAM_ERROR, 502, "upstream_error",
     "api_error", "api_error")
 TG_ERROR(COUNTERS_UNAVAILABLE, 503, "counters_unavailable",
     "api_error", "overloaded_error")
+TG_ERROR(LEDGER_UNAVAILABLE, 503, "ledger_unavailable",
+    "api_error", "overloaded_error")
 TG_ERROR(SHUTTING_DOWN, 503, "shutting_down",
     "api_error", "overloaded_error")
 TG_ERROR(UPSTREAM_TIMEOUT, 504, "upstream_timeout",

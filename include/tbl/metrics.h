@@ -26,6 +26,9 @@ TG_METRIC(LEDGER_QUEUE, "tollgate_ledger_queue_depth", "gauge",
     "Ledger rows waiting to be committed.", "")
 TG_METRIC(LEDGER_ERRORS, "tollgate_ledger_errors_total", "counter",
     "Ledger commits that failed (and were retried).", "")
+TG_METRIC(LEDGER_DROPPED, "tollgate_ledger_dropped_total", "counter",
+    "Refused requests whose ledger row was dropped: the queue was half "
+    "full.", "")
 TG_METRIC(STORE_ERRORS, "tollgate_counter_store_errors_total", "counter",
     "Counter store steps that failed (Redis unreachable, timeouts).", "")
 TG_METRIC(RELOADS, "tollgate_config_reloads_total", "counter",

@@ -754,6 +754,72 @@ test_window_crossing(void)
 	set_tz("UTC");
 }
 
+struct open_keys {
+	char	key[32][96];
+	int64_t	end[32];
+	int	n, nonzero;
+};
+
+static void
+open_keys_cb(const char *key, int64_t end_ms, const struct budget_amount *used,
+    void *arg)
+{
+	struct open_keys	*o = arg;
+	int			 u;
+
+	for (u = 0; u < BUDGET_NUNITS; u++)
+		o->nonzero |= used->v[u] != 0;
+	if (o->n < 32) {
+		snprintf(o->key[o->n], sizeof o->key[o->n], "%s", key);
+		o->end[o->n] = end_ms;
+	}
+	o->n++;
+}
+
+/*
+ * reconcile's zero counters: every app's and each team's counter of the
+ * open windows once, keyed and ended as a plan's counters are.
+ */
+static void
+test_open_counters(void)
+{
+	struct cfg_app		 apps[2];
+	struct cfg_team		 t;
+	struct cfg		 c;
+	struct budget_plan	*plan;
+	struct open_keys	 o;
+	int64_t			 now = 1779025527123LL;
+	size_t			 k;
+	int			 i, found;
+
+	memset(&c, 0, sizeof c);
+	memset(&t, 0, sizeof t);
+	memset(apps, 0, sizeof apps);
+	memset(&o, 0, sizeof o);
+	t.name = team.name;
+	t.apps = apps;
+	t.napps = 2;
+	apps[0] = app;
+	apps[1] = app;
+	apps[1].name = "other-bot";
+	c.teams = &t;
+	c.nteams = 1;
+	budget_open_counters(&c, now, open_keys_cb, &o);
+	is_int(o.n, 3 * BUDGET_NPER, "open counters: 2 apps and 1 team, each "
+	    "window once");
+	ok(!o.nonzero, "open counters: at zero");
+	plan = xcalloc(1, sizeof *plan);
+	budget_plan_init(plan, &app, now);
+	for (k = 0; k < plan->ncounters; k++) {
+		found = 0;
+		for (i = 0; i < o.n && i < 32; i++)
+			found |= strcmp(o.key[i], plan->counters[k].key) == 0 &&
+			    o.end[i] == plan->counters[k].end_ms;
+		ok(found, "open counters: %s", plan->counters[k].key);
+	}
+	free(plan);
+}
+
 static void
 test_plan_checks(void)
 {
@@ -1663,6 +1729,7 @@ main(void)
 	test_plan_counters();
 	test_window_kept();
 	test_window_crossing();
+	test_open_counters();
 	test_plan_checks();
 	test_room();
 	test_affordable();

@@ -353,15 +353,74 @@ test_retry(const char *dir)
 		usleep(100000);
 	ok(ledger_errors(l) >= 1, "a failed commit is counted");
 	is_int(ledger_queue_depth(l), 10, "the failed batch is kept");
+	ok(!ledger_healthy(l), "not healthy while commits fail");
 	sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(blocker);
 	for (i = 0; i < 300 && ledger_queue_depth(l) > 0; i++)
 		usleep(10000);
 	is_int(ledger_queue_depth(l), 0, "the batch is committed on retry");
+	ok(ledger_healthy(l), "healthy again after the retry committed");
 	is_int(ledger_close(l), 0, "close after a retry");
 	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
 	is_int(q_int(db, "SELECT count(*) FROM usage"), 10,
 	    "every row of the retried batch is there once");
+	sqlite3_close(db);
+	free(path);
+}
+
+/*
+ * A disk that falls far behind: at half the queue held the ledger stops
+ * taking new paid requests and a refusal's row is dropped (counted), while
+ * a billed row is still kept; every kept row commits once the disk moves.
+ */
+static void
+test_backlog(const char *dir)
+{
+	struct ledger		*l;
+	struct ledger_row	*r;
+	sqlite3			*blocker = NULL, *db;
+	char			*path, *cause = NULL, rid[32];
+	int			 i, half = 65536 / 2;
+
+	xasprintf(&path, "%s/backlog.db", dir);
+	if ((l = ledger_open(path, &cause)) == NULL) {
+		ok(0, "ledger_open backlog: %s", cause);
+		free(cause);
+		free(path);
+		return;
+	}
+	sqlite3_open(path, &blocker);
+	ok(sqlite3_exec(blocker, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
+	    SQLITE_OK, "the disk stalls: another connection holds the lock");
+	for (i = 0; i < half - 1; i++) {
+		snprintf(rid, sizeof rid, "b-%d", i);
+		ledger_enqueue(l, make_row(rid, i));
+	}
+	ok(ledger_healthy(l), "healthy below half the queue");
+	ledger_enqueue(l, make_row("b-last", 0));
+	ok(!ledger_healthy(l), "not healthy at half the queue");
+	r = ledger_row_new();
+	r->request_id = xstrdup("refused-1");
+	r->status = 503;
+	r->outcome = OUTCOME_DENIED;
+	ledger_enqueue(l, r);
+	is_int(ledger_dropped(l), 1, "a refusal's row is dropped and counted");
+	ledger_enqueue(l, make_row("billed-1", 1));
+	is_int(ledger_dropped(l), 1, "a billed row is kept");
+	is_int(ledger_queue_depth(l), half + 1, "every billed row is held");
+	sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(blocker);
+	for (i = 0; i < 3000 && ledger_queue_depth(l) > 0; i++)
+		usleep(10000);
+	is_int(ledger_queue_depth(l), 0, "the backlog commits once the disk "
+	    "moves");
+	ok(ledger_healthy(l), "healthy again");
+	is_int(ledger_close(l), 0, "close after the backlog");
+	sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	is_int(q_int(db, "SELECT count(*) FROM usage"), half + 1,
+	    "every billed row is there, the dropped refusal is not");
+	is_int(q_int(db, "SELECT count(*) FROM usage WHERE request_id = "
+	    "'billed-1'"), 1, "the billed row past half the queue is there");
 	sqlite3_close(db);
 	free(path);
 }
@@ -427,7 +486,8 @@ rm_rf(const char *dir)
 	static const char	*files[] = {
 		"var/tollgate.db", "var/tollgate.db-wal", "var/tollgate.db-shm",
 		"drain.db", "drain.db-wal", "drain.db-shm", "retry.db",
-		"retry.db-wal", "retry.db-shm", "var"
+		"retry.db-wal", "retry.db-shm", "backlog.db", "backlog.db-wal",
+		"backlog.db-shm", "var"
 	};
 	char			*p;
 	size_t			 i;
@@ -455,6 +515,7 @@ main(void)
 	test_concurrent(dir);
 	test_drain(dir);
 	test_retry(dir);
+	test_backlog(dir);
 	test_open_errors(dir);
 	rm_rf(dir);
 	return (tap_done());
