@@ -177,7 +177,7 @@ cfg_ptr_idx(const char *parent, size_t i)
 	return (out);
 }
 
-static void
+static void __attribute__((format(printf, 6, 0)))
 cfg_verror_at(struct cfg_ctx *ctx, const char *fname, size_t fidx, int line,
     int col, const char *fmt, va_list ap)
 {

@@ -115,7 +115,7 @@ log_event(enum log_level level, const char *msg, json_t *fields)
 	json_decref(obj);
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char	buf[2048];
