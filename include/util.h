@@ -46,4 +46,18 @@ void	 util_rfc3339(int64_t ms, char out[32]);
 /* Constant-time equality of two buffers of the same length. */
 int	 util_ct_equal(const void *, const void *, size_t);
 
+/*
+ * Length of the valid UTF-8 sequence at p (lead byte >= 0x80, avail bytes
+ * readable): 2 to 4, no overlong form, no surrogate, nothing past
+ * U+10FFFF; 0 when there is none.
+ */
+size_t	 util_utf8_len(const unsigned char *p, size_t avail);
+
+/*
+ * Make the C string s one printable line of valid UTF-8, in place: control
+ * characters and bytes outside a valid UTF-8 sequence become '?'.  For
+ * messages that quote input (a JSON parser's error, a name from a file).
+ */
+void	 util_printable(char *s);
+
 #endif

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "jsonpos.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define JSONPOS_MAX_DEPTH	2048
@@ -195,37 +196,6 @@ jsonpos_utf8(struct jsonpos_scan *s, unsigned int cp)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
-static size_t
-jsonpos_utf8_len(const unsigned char *p, size_t avail)
-{
-	unsigned int	cp;
-	size_t		n, i;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else
-		return (0);
-	if (avail < n)
-		return (0);
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return (0);
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return (0);
-	return (n);
-}
-
 /*
  * Scan a string starting at its opening quote.  When iskey is set, decode
  * it into s->key.  A key may not contain U+0000 (it could not be a
@@ -251,7 +221,7 @@ jsonpos_string(struct jsonpos_scan *s, int iskey)
 		if (c < 0x20)
 			return (-1);
 		if (c >= 0x80) {
-			n = jsonpos_utf8_len((const unsigned char *)s->p,
+			n = util_utf8_len((const unsigned char *)s->p,
 			    (size_t)(s->end - s->p));
 			if (n == 0)
 				return (-1);

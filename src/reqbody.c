@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "reqbody.h"
+#include "util.h"
 #include "xmalloc.h"
 
 /* Do arrays and objects in buf nest deeper than max?  Strings skipped. */
@@ -52,21 +53,6 @@ reqbody_too_deep(const char *buf, size_t len, size_t max)
 		}
 	}
 	return (0);
-}
-
-/*
- * jansson quotes the token it choked on: the client's bytes, maybe not
- * UTF-8, and the message goes into a JSON error body (json_string() would
- * refuse it and the error would go without a message).  Keep printable
- * ASCII only.
- */
-static void
-reqbody_printable(char *s)
-{
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s > 0x7e)
-			*s = '?';
-	}
 }
 
 int
@@ -113,8 +99,13 @@ reqbody_parse(const char *buf, size_t len, int embeddings,
 	}
 	body = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (body == NULL || !json_is_object(body)) {
+		/*
+		 * jansson quotes the token it choked on: the client's bytes,
+		 * and the message goes into a JSON error body, which
+		 * json_string() refuses unless it is UTF-8.
+		 */
 		if (body == NULL)
-			reqbody_printable(jerr.text);
+			util_printable(jerr.text);
 		xasprintf(cause, "the request body is not a JSON object%s%s",
 		    body == NULL ? ": " : "", body == NULL ? jerr.text : "");
 		goto out;

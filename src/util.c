@@ -190,3 +190,51 @@ util_ct_equal(const void *a, const void *b, size_t len)
 {
 	return (CRYPTO_memcmp(a, b, len) == 0);
 }
+
+size_t
+util_utf8_len(const unsigned char *p, size_t avail)
+{
+	unsigned int	cp;
+	size_t		n, i;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else
+		return (0);
+	if (avail < n)
+		return (0);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return (0);
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return (0);
+	return (n);
+}
+
+void
+util_printable(char *s)
+{
+	unsigned char	*p = (unsigned char *)s, *end = p + strlen(s);
+	size_t		 n;
+
+	while (p < end) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p++ = '?';
+		else if (*p < 0x80)
+			p++;
+		else if ((n = util_utf8_len(p, (size_t)(end - p))) != 0)
+			p += n;
+		else
+			*p++ = '?';
+	}
+}

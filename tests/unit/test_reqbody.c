@@ -171,6 +171,7 @@ check_case(const struct bcase *c, const char *body)
 	struct reqbody	 rb;
 	char		*cause = (char *)"untouched";
 	const char	*p;
+	json_t		*j;	/* new */
 	size_t		 n;
 	int		 rv;
 
@@ -189,12 +190,15 @@ check_case(const struct bcase *c, const char *body)
 		if (c->detail != NULL)
 			ok(cause != NULL && strstr(cause, c->detail) != NULL,
 			    "%s: cause says \"%s\"", c->name, c->detail);
-		/* It goes into a JSON error body: printable ASCII. */
+		/* It goes into a JSON error body: UTF-8, no controls. */
 		for (p = cause; p != NULL && *p != '\0'; p++) {
-			if (*p < 0x20 || *p > 0x7e)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
 				break;
 		}
-		ok(p != NULL && *p == '\0', "%s: cause printable", c->name);
+		j = cause != NULL ? json_string(cause) : NULL;
+		ok(p != NULL && *p == '\0' && j != NULL,
+		    "%s: cause printable", c->name);
+		json_decref(j);
 		ok(rb.json == NULL, "%s: body dropped", c->name);
 	}
 	is_str(rb.model, c->model, "%s: model", c->name);
