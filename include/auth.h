@@ -24,7 +24,8 @@ enum auth_result {
 /*
  * Pick the key out of the request's header values (either may be NULL):
  * "Authorization: Bearer <key>" or "x-api-key: <key>".  When both are given
- * they must be equal.  On success points *key and *keylen into one of them.
+ * they must be equal.  On success points *key and *keylen into one of them,
+ * otherwise sets them to NULL and 0.
  */
 enum auth_result auth_extract(const char *authorization, const char *x_api_key,
 		    const char **key, size_t *keylen);

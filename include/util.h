@@ -74,4 +74,11 @@ size_t	 util_find2(const char *s, size_t len, char a, char b);
 /* Constant-time equality of two buffers of the same length. */
 int	 util_ct_equal(const void *, const void *, size_t);
 
+/*
+ * Make the C string s one printable line of valid UTF-8, in place: control
+ * characters and bytes outside a valid UTF-8 sequence become '?'.  For
+ * messages that quote input (a JSON parser's error, a name from a file).
+ */
+void	 util_printable(char *s);
+
 #endif

@@ -113,15 +113,14 @@ auth_extract(const char *authorization, const char *x_api_key,
 		if (alen != xlen || memcmp(a, x, alen) != 0)
 			return (AUTH_MALFORMED);
 	}
-	if (a != NULL) {
-		*key = a;
-		*keylen = alen;
-	} else {
-		*key = x;
-		*keylen = xlen;
+	if (a == NULL) {
+		a = x;
+		alen = xlen;
 	}
-	if (*keylen > AUTH_KEY_MAX)
+	if (alen > AUTH_KEY_MAX)
 		return (AUTH_MALFORMED);
+	*key = a;
+	*keylen = alen;
 	return (AUTH_OK);
 }
 

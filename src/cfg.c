@@ -177,7 +177,7 @@ cfg_ptr_idx(const char *parent, size_t i)
 	return (out);
 }
 
-static void
+static void __attribute__((format(printf, 6, 0)))
 cfg_verror_at(struct cfg_ctx *ctx, const char *fname, size_t fidx, int line,
     int col, const char *fmt, va_list ap)
 {
@@ -192,6 +192,8 @@ cfg_verror_at(struct cfg_ctx *ctx, const char *fname, size_t fidx, int line,
 	ctx->errs = xreallocarray(ctx->errs, ctx->nerrs + 1, sizeof *ctx->errs);
 	e = &ctx->errs[ctx->nerrs];
 	xasprintf(&e->text, "%s:%d:%d: %s", fname, line, col, msg);
+	/* One line each, and JSON can carry it (POST /admin/reload). */
+	util_printable(e->text);
 	e->fidx = fidx;
 	e->line = line;
 	e->col = col;

@@ -424,7 +424,7 @@ log_event(enum log_level level, const char *msg, json_t *fields)
 	log_line_end(&l);
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	char	buf[2048];

@@ -50,6 +50,7 @@
 #include "policy.h"
 #include "price.h"
 #include "proxy.h"
+#include "reqbody.h"
 #include "server.h"
 #include "sse.h"
 #include "upstream.h"
@@ -850,23 +851,6 @@ static const struct upstream_cbs proxy_up_cbs = {
 	up_headers_cb, up_body_cb, up_done_cb
 };
 
-/*
- * Integer field of the body that caps output: 0 and *out set when present,
- * 1 when absent, -1 when it is not a non-negative integer.
- */
-static int
-body_int(json_t *body, const char *name, int64_t *out)
-{
-	json_t	*v = json_object_get(body, name);	/* borrowed */
-
-	if (v == NULL || json_is_null(v))
-		return (1);
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return (-1);
-	*out = json_integer_value(v);
-	return (0);
-}
-
 /* The body field that caps output on this route (NULL: no output). */
 static const char *
 cap_field(const struct proxy_req *p, json_t *body)
@@ -1110,7 +1094,7 @@ admit(struct proxy_req *p)
 	p->body_cap = -1;
 	pcap = policy_max_output_tokens(p->app);
 	if (p->cap_name != NULL) {
-		if (body_int(p->body, p->cap_name, &v) == 0) {
+		if (reqbody_int(p->body, p->cap_name, &v) == 0) {
 			p->cap = p->body_cap = v;
 			if (pcap > 0 && v > pcap) {
 				p->cap = pcap;
@@ -1148,47 +1132,24 @@ static void
 proxy_forward(struct proxy_req *p)
 {
 	struct evbuffer		*in;
-	json_t			*v, *so;	/* borrowed */
-	json_error_t		 jerr;
+	struct reqbody		 rb;
+	json_t			*so;	/* borrowed */
 	const char		*resolved;
 	const struct cfg_model	*model;
 	enum policy_result	 pr;
-	int64_t			 cap = 0;
-	char			 buf[512];
+	char			 buf[512], *cause;
+	int			 rv;
 
 	in = http_req_body(p->req);
 	p->body_len = evbuffer_get_length(in);
-	p->body = json_loadb((const char *)evbuffer_pullup(in, -1),
-	    p->body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (p->body == NULL || !json_is_object(p->body)) {
-		snprintf(buf, sizeof buf, "the request body is not a JSON "
-		    "object%s%s", p->body == NULL ? ": " : "",
-		    p->body == NULL ? jerr.text : "");
-		proxy_deny(p, ERR_INVALID_REQUEST, buf);
-		return;
-	}
-	v = json_object_get(p->body, "model");
-	if (v == NULL || !json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > 256) {
-		proxy_deny(p, ERR_INVALID_REQUEST,
-		    "\"model\" must be a non-empty string");
-		return;
-	}
-	p->model_requested = xstrdup(json_string_value(v));
-	v = json_object_get(p->body, "stream");
-	if (v != NULL && !json_is_boolean(v) && !json_is_null(v)) {
-		proxy_deny(p, ERR_INVALID_REQUEST,
-		    "\"stream\" must be a boolean");
-		return;
-	}
-	p->stream = v != NULL && json_is_true(v);
-	if (p->route->kind == ROUTE_EMBEDDINGS)
-		p->stream = 0;
-	if (body_int(p->body, "max_tokens", &cap) == -1 ||
-	    body_int(p->body, "max_completion_tokens", &cap) == -1 ||
-	    body_int(p->body, "max_output_tokens", &cap) == -1) {
-		proxy_deny(p, ERR_INVALID_REQUEST,
-		    "output token limits must be non-negative integers");
+	rv = reqbody_parse((const char *)evbuffer_pullup(in, -1), p->body_len,
+	    p->route->kind == ROUTE_EMBEDDINGS, &rb, &cause);
+	p->body = rb.json;
+	p->model_requested = rb.model;
+	p->stream = rb.stream;
+	if (rv == -1) {
+		proxy_deny(p, ERR_INVALID_REQUEST, cause);
+		free(cause);
 		return;
 	}
 

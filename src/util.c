@@ -332,3 +332,22 @@ util_ct_equal(const void *a, const void *b, size_t len)
 {
 	return (CRYPTO_memcmp(a, b, len) == 0);
 }
+
+void
+util_printable(char *s)
+{
+	unsigned char	*p = (unsigned char *)s, *end = p + strlen(s);
+	size_t		 n;
+
+	while (p < end) {
+		if (*p < 0x20 || *p == 0x7f)
+			*p++ = '?';
+		else if (*p < 0x80)
+			p++;
+		else if ((n = util_utf8_len((const char *)p,
+		    (size_t)(end - p))) != 0)
+			p += n;
+		else
+			*p++ = '?';
+	}
+}

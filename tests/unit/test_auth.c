@@ -317,6 +317,9 @@ main(void)
 			ok(keylen == strlen(extract[i].key) &&
 			    memcmp(key, extract[i].key, keylen) == 0,
 			    "extract: %s: key", extract[i].name);
+		else
+			ok(key == NULL && keylen == 0, "extract: %s: no key",
+			    extract[i].name);
 	}
 
 	for (i = 0; i < nitems(parse); i++) {

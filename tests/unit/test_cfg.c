@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "auth.h"
 #include "cfg.h"
 #include "tap.h"
@@ -337,6 +339,17 @@ static const struct bad_case bad[] = {
 	    "/tollgate.json:4:43: \"url\": \"http://r\" must start with "
 	    "redis://",
 	    "/tollgate.json:4:67: \"on_error\": unknown value \"retry\"" } },
+	{ "a parse error quoting a line end",
+	  "\"\\\n", NULL, NULL, NULL, 1,
+	  { "/tollgate.json:2:1: invalid escape near '\"\\?'" } },
+	{ "a parse error quoting bad UTF-8",
+	  "{\"listen\": \"\\u0\xd0\xa1\"}", NULL, NULL, NULL, 1,
+	  { "/tollgate.json:1:", "invalid escape near '\"\\u0?'" } },
+	{ "a key with a line end and an escape",
+	  TG_HEAD TG_LISTEN "\"a\\nb\\u001b[31m\": 1,\n" TG_PROV TG_TAIL,
+	  NULL, NULL, NULL, 1,
+	  { "/tollgate.json:3:1: unknown key \"a?b?[31m\" in "
+	    "tollgate.json" } },
 };
 
 static void
@@ -401,8 +414,10 @@ test_bad(const char *base)
 	const struct bad_case	*c;
 	struct cfg		*cfg;
 	char			*dir, *path, **errors;
+	const char		*p;
+	json_t			*js;	/* new */
 	size_t			 nerrors, i, j, k;
-	int			 found, sorted;
+	int			 found, sorted, printable;
 
 	for (i = 0; i < nitems(bad); i++) {
 		c = &bad[i];
@@ -429,6 +444,18 @@ test_bad(const char *base)
 				sorted = 0;
 		}
 		ok(sorted, "%s: every error names its file", c->name);
+		/* One line of UTF-8 each: tollgate check, the reload log. */
+		printable = 1;
+		for (k = 0; k < nerrors; k++) {
+			for (p = errors[k]; *p != '\0'; p++) {
+				if ((unsigned char)*p < 0x20 || *p == 0x7f)
+					printable = 0;
+			}
+			if ((js = json_string(errors[k])) == NULL)
+				printable = 0;
+			json_decref(js);
+		}
+		ok(printable, "%s: every error is a printable line", c->name);
 		if (nerrors != c->nerrors || !sorted) {
 			for (k = 0; k < nerrors; k++)
 				printf("# %s\n", errors[k] + strlen(base));

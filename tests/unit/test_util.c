@@ -1,6 +1,7 @@
 /*
  * util: checked integer parsing, dates, hex, UTF-8, byte searches, time
- * zones and calendar days (across daylight saving changes), RFC 3339.
+ * zones and calendar days (across daylight saving changes), RFC 3339,
+ * printable messages.
  */
 #include "config.h"
 
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "util.h"
+#include "xmalloc.h"
 #include "../tap.h"
 
 static void
@@ -225,6 +227,39 @@ test_ct_equal(void)
 }
 
 static void
+test_printable(void)
+{
+	static const struct {
+		const char	*name;
+		const char	*in;
+		const char	*want;
+	} cases[] = {
+		{ "plain", "tollgate.json:1:2: x", "tollgate.json:1:2: x" },
+		{ "line ends", "a\nb\r\nc", "a?b??c" },
+		{ "tab, escape, DEL", "\t\x1b[31m\x7f", "??[31m?" },
+		{ "UTF-8 kept", "caf\xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x99\x82",
+		  "caf\xc3\xa9 \xe6\xbc\xa2 \xf0\x9f\x99\x82" },
+		{ "stray continuation", "a\x80" "b", "a?b" },
+		{ "truncated sequence", "\xe6\xbc", "??" },
+		{ "truncated, then ASCII", "\xe6\xbcx", "??x" },
+		{ "overlong", "\xc0\xaf\xe0\x80\xaf", "?????" },
+		{ "surrogate", "\xed\xa0\x80", "???" },
+		{ "past U+10FFFF", "\xf4\x90\x80\x80", "????" },
+		{ "last code point", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" },
+		{ "0xff", "\xff", "?" },
+	};
+	char	*s;
+	size_t	 i;
+
+	for (i = 0; i < nitems(cases); i++) {
+		s = xstrdup(cases[i].in);
+		util_printable(s);
+		is_str(s, cases[i].want, "printable %s", cases[i].name);
+		free(s);
+	}
+}
+
+static void
 test_rfc3339(void)
 {
 	static const struct {
@@ -391,6 +426,7 @@ main(void)
 	test_utf8();
 	test_search();
 	test_ct_equal();
+	test_printable();
 	test_rfc3339();
 	test_now();
 	if (tzdata) {
