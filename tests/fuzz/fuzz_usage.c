@@ -23,6 +23,8 @@
 
 #include "../../src/usage.c"
 
+#include <stdlib.h>
+
 #include "fuzz.h"
 #include "sse.h"
 
@@ -51,41 +53,37 @@ check_sse_out(const struct usage_sse *o)
 	FUZZ_ASSERT(o->output_delta >= 0);
 }
 
-static int
-is_ws(char c)
-{
-	return (c == ' ' || c == '\t' || c == '\n' || c == '\r');
-}
-
 /* An event skipped unparsed must hold nothing the full parse would use. */
 static void
 check_skip(const char *data, size_t len)
 {
-	struct usage	 u, before;
-	struct usage_sse o;
-	json_t		*root;		/* new */
-	const char	*type;
+	static const struct jscan_key keys[] = {	/* as usage_openai_sse */
+		JSCAN_KEY("type"), JSCAN_KEY("choices"), JSCAN_KEY("usage"),
+		JSCAN_KEY("response"), JSCAN_KEY("delta")
+	};
+	struct usage		 u, before;
+	struct usage_sse	 o;
+	struct jscan_val	 root, v[5];
+	enum jscan_result	 r;
+	char			*copy;
 
-	/* Trimmed as usage_openai_sse() trims it. */
-	while (len > 0 && is_ws(data[0])) {
-		data++;
-		len--;
-	}
-	while (len > 0 && is_ws(data[len - 1]))
-		len--;
+	data = usage_trim(data, &len);
 	if (!usage_openai_skip(data, len) ||
-	    memmem(data, len, "\\u", 2) != NULL ||
-	    (root = usage_load_object(data, len)) == NULL)
+	    memmem(data, len, "\\u", 2) != NULL)
+		return;
+	r = jscan_check_getn(data, len, &root, keys, 5, v);
+	if (usage_load(data, len, r, keys, 5, &root, v, &copy) == -1)
 		return;
 	memset(&u, 0x5a, sizeof u);
 	before = u;
 	memset(&o, 0, sizeof o);
-	type = json_string_value(json_object_get(root, "type"));
-	if (type != NULL && strncmp(type, "response.", 9) == 0)
-		usage_responses_event(root, type, &u, &o);
-	else
-		usage_chat_chunk(root, &u, &o);
-	json_decref(root);
+	if (root.type == JSCAN_OBJECT) {
+		if (jscan_strprefix(&v[0], "response."))
+			usage_responses_event(&v[0], &v[3], &v[4], &u, &o);
+		else
+			usage_chat_chunk(&v[1], &v[2], &u, &o);
+	}
+	free(copy);
 	FUZZ_ASSERT(o.has_usage == 0 && o.done == 0 && o.output_delta == 0);
 	FUZZ_ASSERT(memcmp(&u, &before, sizeof u) == 0);
 }
