@@ -119,6 +119,9 @@ struct cfg_endpoint {
 	char		*path_prefix;	/* "" or "/base" (no trailing slash) */
 	char		*authority;	/* Host: value: host, "[v6]" and
 					   ":port" unless the default */
+	char		*pool_key;	/* connections to it that a request
+					   may reuse: scheme, host, port
+					   and the provider's ca_file */
 };
 
 struct cfg_provider {

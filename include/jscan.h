@@ -8,7 +8,8 @@
  * they do not need (strings by memchr() for their closing quote); they
  * trust the check and must only be given values of a checked text.
  *
- * Nothing is allocated and nothing needs a terminating NUL.  Values point
+ * Nothing is allocated (but by jscan_strdup()) and nothing needs a
+ * terminating NUL.  Values point
  * into the text, which must outlive them.
  */
 #ifndef JSCAN_H
@@ -93,6 +94,14 @@ int	 jscan_get(const struct jscan_val *obj, const char *key,
 int	 jscan_next(const struct jscan_val *arr, const char **pos,
 	    struct jscan_val *elem);
 
+/*
+ * Step through an object's members: *pos starts NULL.  Returns 0 and sets
+ * *key (a string, with its quotes) and *val, or -1 after the last member
+ * (or when obj is not an object).
+ */
+int	 jscan_member(const struct jscan_val *obj, const char **pos,
+	    struct jscan_val *key, struct jscan_val *val);
+
 /* Is v an array without elements? */
 int	 jscan_empty(const struct jscan_val *v);
 
@@ -104,6 +113,12 @@ size_t	 jscan_strlen(const struct jscan_val *v);
 int	 jscan_streq(const struct jscan_val *v, const char *s);
 int	 jscan_strprefix(const struct jscan_val *v, const char *prefix);
 int	 jscan_strsuffix(const struct jscan_val *v, const char *suffix);
+
+/*
+ * The unescaped string v, newly allocated and NUL-terminated (a checked
+ * text has no \u0000), or NULL when v is not a string.
+ */
+char	*jscan_strdup(const struct jscan_val *v);
 
 /* Does the string v contain a backslash escape? */
 int	 jscan_strescaped(const struct jscan_val *v);

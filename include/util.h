@@ -68,6 +68,9 @@ int	 util_hex4(const char *s, unsigned int *out);
  */
 size_t	 util_json_plain(const char *s, size_t len);
 
+/* v in decimal into out, NUL-terminated; returns its length. */
+size_t	 util_lltoa(long long v, char out[21]);
+
 /* Index of the first byte a or b in s[0..len), or len. */
 size_t	 util_find2(const char *s, size_t len, char a, char b);
 

@@ -926,6 +926,16 @@ cfg_endpoint_free(struct cfg_endpoint *ep)
 	free(ep->host);
 	free(ep->path_prefix);
 	free(ep->authority);
+	free(ep->pool_key);
+}
+
+/* ep->pool_key, for connections verified with ca_file (NULL: the system's). */
+static void
+cfg_endpoint_key(struct cfg_endpoint *ep, const char *ca_file)
+{
+	free(ep->pool_key);
+	xasprintf(&ep->pool_key, "%s://%s:%d|%s", ep->tls ? "https" : "http",
+	    ep->host, ep->port, ca_file != NULL ? ca_file : "");
 }
 
 /*
@@ -985,6 +995,7 @@ cfg_parse_url(const char *url, int query, struct cfg_endpoint *ep,
 	else
 		xasprintf(&ep->authority, v6 ? "[%s]:%d" : "%s:%d", ep->host,
 		    port);
+	cfg_endpoint_key(ep, NULL);
 	return (0);
 }
 
@@ -1529,12 +1540,12 @@ static void
 cfg_parse_provider(struct cfg_ctx *ctx, struct cfg_file *f, const char *ptr,
     json_t *v, struct cfg_provider *p)
 {
-	json_t		*bu, *eps, *e;	/* borrowed */
-	char		*where, *aptr, *eptr, *label;
-	const char	*env;
-	long long	 n;
-	size_t		 i;
-	int		 api;
+	json_t			*bu, *eps, *e;	/* borrowed */
+	char			*where, *aptr, *eptr, *label;
+	const char		*env;
+	long long		 n;
+	size_t			 i;
+	int			 api;
 
 	p->connect_timeout_ms = 5000;
 	p->first_byte_timeout_ms = 120000;
@@ -1594,6 +1605,8 @@ cfg_parse_provider(struct cfg_ctx *ctx, struct cfg_file *f, const char *ptr,
 	if (cfg_get_path(ctx, f, ptr, v, "ca_file", CFG_NULLOK,
 	    &p->ca_file) == 1)
 		cfg_check_readable(ctx, f, ptr, "ca_file", p->ca_file);
+	for (i = 0; p->ca_file != NULL && i < p->nendpoints; i++)
+		cfg_endpoint_key(&p->endpoints[i], p->ca_file);
 	if (cfg_get_int(ctx, f, ptr, v, "connect_timeout_ms", 0, 1, 600000,
 	    &n) == 1)
 		p->connect_timeout_ms = (int)n;

@@ -44,6 +44,7 @@
 #include "http_server.h"
 #include "httpresp.h"
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define HCONN_MAGIC	0x68636f6eU
@@ -608,8 +609,7 @@ write_head(struct http_req *req, int status, long long length)
 	}
 	if (length >= 0) {
 		head_add(&h, "Content-Length: ", 16);
-		head_add(&h, num, (size_t)snprintf(num, sizeof num, "%lld",
-		    length));
+		head_add(&h, num, util_lltoa(length, num));
 		head_add(&h, "\r\n", 2);
 	} else if (req->minor >= 1) {
 		req->chunked = 1;

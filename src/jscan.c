@@ -34,6 +34,7 @@
 
 #include "jscan.h"
 #include "util.h"
+#include "xmalloc.h"
 
 #define JSCAN_MAX_DEPTH	2048		/* jansson's JSON_PARSER_MAX_DEPTH */
 #define JSCAN_EXP_MAX	(INT64_C(1) << 59)	/* beyond any text length */
@@ -522,16 +523,14 @@ jscan_value(const char *p, const char *end, struct jscan_val *v)
 	return (q);
 }
 
-/*
- * The member of a checked object after *pos (NULL: the first one).
- * Returns 0 with *key and *val set, or -1 after the last.
- */
-static int
+int
 jscan_member(const struct jscan_val *obj, const char **pos,
     struct jscan_val *key, struct jscan_val *val)
 {
 	const char	*p = *pos, *end = obj->p + obj->len;
 
+	if (obj->type != JSCAN_OBJECT)
+		return (-1);
 	p = jscan_gap(p == NULL ? obj->p + 1 : p, end);
 	if (p < end && *p == ',')
 		p = jscan_gap(p + 1, end);
@@ -637,6 +636,29 @@ jscan_strlen(const struct jscan_val *v)
 		len += n;
 	}
 	return (len + (size_t)(end - p));
+}
+
+char *
+jscan_strdup(const struct jscan_val *v)
+{
+	const char	*p, *end, *q;
+	char		*s, *o;
+	size_t		 n;
+
+	if (v->type != JSCAN_STRING)
+		return (NULL);
+	o = s = xmalloc(v->len - 1);	/* unescaping never lengthens */
+	p = v->p + 1;
+	end = v->p + v->len - 1;
+	while ((q = jscan_quote(p, end)) < end) {
+		memcpy(o, p, (size_t)(q - p));
+		o += q - p;
+		p = q + jscan_unit(q, o, &n);
+		o += n;
+	}
+	memcpy(o, p, (size_t)(end - p));
+	o[end - p] = '\0';
+	return (s);
 }
 
 int

@@ -176,17 +176,9 @@ log_put_str(struct log_line *l, const char *s, size_t n)
 static void
 log_put_int(struct log_line *l, long long v)
 {
-	char			 buf[24], *p = buf + sizeof buf;
-	unsigned long long	 u;
+	char	buf[21];
 
-	u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		*--p = '-';
-	log_put(l, p, (size_t)(buf + sizeof buf - p));
+	log_put(l, buf, util_lltoa(v, buf));
 }
 
 static void	log_put_json(struct log_line *, json_t *);

@@ -128,13 +128,13 @@ struct proxy_req {
 
 	const struct cfg_app	*app;
 	const struct cfg_key	*key;
-	char			*model_requested;
+	const char		*model_requested;	/* in rb */
 	const struct cfg_model	*model;
 	int			 stream;
 	int			 strip_usage;	/* drop the usage-only chunk */
 	size_t			 body_len;
-	json_t			*body;		/* parsed request (new) */
-	int			 rewrite;	/* body must be re-serialized */
+	struct reqbody		 rb;		/* what the body says, where */
+	const char		*body_model;	/* "model" to send, or NULL */
 	const char		*cap_name;	/* body field capping output */
 	int64_t			 cap;		/* output cap reserved for */
 	int			 inject_cap;	/* write cap into the body */
@@ -385,8 +385,11 @@ trace_context(struct proxy_req *p, const char *tp)
 		p->traceparent[55] = '\0';
 		return;
 	}
-	snprintf(p->traceparent, sizeof p->traceparent, "00-%s-%.16s-01",
-	    p->id, p->id + 16);
+	memcpy(p->traceparent, "00-", 3);
+	memcpy(p->traceparent + 3, p->id, 32);
+	p->traceparent[35] = '-';
+	memcpy(p->traceparent + 36, p->id + 16, 16);
+	memcpy(p->traceparent + 52, "-01", 4);
 }
 
 /* A header value safe to copy into the upstream request. */
@@ -432,7 +435,7 @@ build_head(struct proxy_req *p, struct evbuffer *head, size_t body_len)
 	head_str(head, "POST ", ep->path_prefix, p->route->path,
 	    " HTTP/1.1\r\nHost: ", ep->authority, "\r\n"
 	    "Content-Type: application/json\r\nContent-Length: ", NULL);
-	snprintf(len, sizeof len, "%zu", body_len);
+	util_lltoa((long long)body_len, len);
 	head_str(head, len, "\r\nAccept: ", p->stream ? "text/event-stream" :
 	    "application/json", "\r\n", NULL);
 	if (prov->api == API_ANTHROPIC) {
@@ -743,8 +746,7 @@ attempt_failed(struct proxy_req *p, enum upstream_error err,
 		p->model_reason = NULL;
 		p->model = m;
 		p->tried = 0;
-		json_object_set_new(p->body, "model", json_string(m->name));
-		p->rewrite = 1;
+		p->body_model = m->name;
 		if (p->plan == NULL) {
 			proxy_send(p);
 			return;
@@ -853,11 +855,13 @@ static const struct upstream_cbs proxy_up_cbs = {
 
 /* The body field that caps output on this route (NULL: no output). */
 static const char *
-cap_field(const struct proxy_req *p, json_t *body)
+cap_field(const struct proxy_req *p)
 {
+	int64_t	v;
+
 	switch (p->route->kind) {
 	case ROUTE_CHAT:
-		return (json_object_get(body, "max_tokens") != NULL ?
+		return (reqbody_cap(&p->rb, "max_tokens", &v) ?
 		    "max_tokens" : "max_completion_tokens");
 	case ROUTE_COMPLETIONS:
 	case ROUTE_MESSAGES:
@@ -1067,8 +1071,7 @@ peek_cb(enum budget_result res, struct budget_plan *plan, void *arg)
 		    p->id, p->model->name, m->name,
 		    100 * budget_used_ratio(plan));
 		p->model = m;
-		json_object_set_new(p->body, "model", json_string(m->name));
-		p->rewrite = 1;
+		p->body_model = m->name;
 	}
 	admit_reserve(p);
 }
@@ -1090,11 +1093,11 @@ admit(struct proxy_req *p)
 		    "record requests right now; try again shortly");
 		return;
 	}
-	p->cap_name = cap_field(p, p->body);
+	p->cap_name = cap_field(p);
 	p->body_cap = -1;
 	pcap = policy_max_output_tokens(p->app);
 	if (p->cap_name != NULL) {
-		if (reqbody_int(p->body, p->cap_name, &v) == 0) {
+		if (reqbody_cap(&p->rb, p->cap_name, &v) && v != -1) {
 			p->cap = p->body_cap = v;
 			if (pcap > 0 && v > pcap) {
 				p->cap = pcap;
@@ -1132,8 +1135,6 @@ static void
 proxy_forward(struct proxy_req *p)
 {
 	struct evbuffer		*in;
-	struct reqbody		 rb;
-	json_t			*so;	/* borrowed */
 	const char		*resolved;
 	const struct cfg_model	*model;
 	enum policy_result	 pr;
@@ -1143,10 +1144,9 @@ proxy_forward(struct proxy_req *p)
 	in = http_req_body(p->req);
 	p->body_len = evbuffer_get_length(in);
 	rv = reqbody_parse((const char *)evbuffer_pullup(in, -1), p->body_len,
-	    p->route->kind == ROUTE_EMBEDDINGS, &rb, &cause);
-	p->body = rb.json;
-	p->model_requested = rb.model;
-	p->stream = rb.stream;
+	    p->route->kind == ROUTE_EMBEDDINGS, &p->rb, &cause);
+	p->model_requested = p->rb.model;
+	p->stream = p->rb.stream;
 	if (rv == -1) {
 		proxy_deny(p, ERR_INVALID_REQUEST, cause);
 		free(cause);
@@ -1187,27 +1187,15 @@ proxy_forward(struct proxy_req *p)
 		    "the provider for this model is not configured");
 		return;
 	}
-	if (strcmp(resolved, p->model_requested) != 0) {
-		json_object_set_new(p->body, "model", json_string(resolved));
-		p->rewrite = 1;
-	}
+	if (strcmp(resolved, p->model_requested) != 0)
+		p->body_model = resolved;
 	/*
 	 * Streams must report usage: ask for it when the client did not, and
 	 * drop the extra chunk before the client sees it.
 	 */
 	if (p->stream && (p->route->kind == ROUTE_CHAT ||
-	    p->route->kind == ROUTE_COMPLETIONS)) {
-		so = json_object_get(p->body, "stream_options");
-		if (so == NULL || !json_is_object(so)) {
-			so = json_object();
-			json_object_set_new(p->body, "stream_options", so);
-		}
-		if (!json_is_true(json_object_get(so, "include_usage"))) {
-			json_object_set_new(so, "include_usage", json_true());
-			p->strip_usage = 1;
-			p->rewrite = 1;
-		}
-	}
+	    p->route->kind == ROUTE_COMPLETIONS) && !p->rb.include_usage)
+		p->strip_usage = 1;
 	admit(p);
 }
 
@@ -1217,18 +1205,20 @@ proxy_send(struct proxy_req *p)
 {
 	struct evbuffer		*in, *head, *body;
 	const struct cfg_provider *prov;
+	struct reqbody_edit	 e;
 	int64_t			 left;
 	char			*s, buf[64];
+	size_t			 len;
 	int			 wait_s;
 
-	/* The body is re-serialized only when the cap it carries changes. */
-	if (p->inject_cap && p->cap_name != NULL && p->cap != p->body_cap) {
-		json_object_set_new(p->body, p->cap_name,
-		    json_integer(p->cap));
-		p->rewrite = 1;
-	}
+	/* The model, the cap when it changes, the ask for stream usage. */
+	e.model = p->body_model;
+	e.cap_name = p->inject_cap && p->cap != p->body_cap ? p->cap_name :
+	    NULL;
+	e.cap = p->cap;
+	e.include_usage = p->strip_usage;
 	if (p->capped) {
-		snprintf(buf, sizeof buf, "%lld", (long long)p->cap);
+		util_lltoa(p->cap, buf);
 		http_req_add_header(p->req, "x-tollgate-output-capped", buf);
 	}
 	if (p->plan != NULL && (left = budget_remaining_nusd(p->plan)) >= 0) {
@@ -1236,19 +1226,17 @@ proxy_send(struct proxy_req *p)
 		http_req_add_header(p->req, "x-tollgate-budget-remaining-usd",
 		    buf);
 	}
+	/* A copy: another attempt may need the client's bytes again. */
 	body = evbuffer_new();
-	if (p->rewrite) {
-		s = json_dumps(p->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (s == NULL)
-			fatalx("json_dumps: out of memory");
-		evbuffer_add(body, s, strlen(s));
+	in = http_req_body(p->req);
+	len = evbuffer_get_length(in);
+	if (e.model != NULL || e.cap_name != NULL || e.include_usage) {
+		len = reqbody_write(&p->rb, (const char *)evbuffer_pullup(in,
+		    -1), len, &e, &s);
+		evbuffer_add(body, s, len);
 		free(s);
-	} else {
-		/* A copy: another attempt may need the bytes again. */
-		in = http_req_body(p->req);
-		evbuffer_add(body, evbuffer_pullup(in, -1),
-		    evbuffer_get_length(in));
-	}
+	} else
+		evbuffer_add(body, evbuffer_pullup(in, -1), len);
 	/*
 	 * The client connection's timeout was the header timeout; an answer
 	 * may take as long as the provider's timeouts allow, and a stream may
@@ -1436,9 +1424,9 @@ count(const struct proxy_req *p, const struct ledger_row *row)
 {
 	const char	*app = row->app != NULL ? row->app : "none";
 	const char	*model = row->model != NULL ? row->model : "none";
-	char		 code[8];
+	char		 code[21];
 
-	snprintf(code, sizeof code, "%d", row->status);
+	util_lltoa(row->status, code);
 	metrics_add(M_REQUESTS, 1, app, model, code);
 	if (row->outcome == OUTCOME_DENIED)
 		metrics_add(M_DENIED, 1, app, p->errcode != NULL ? p->errcode :
@@ -1601,14 +1589,13 @@ proxy_finish(struct proxy_req *p, enum ledger_outcome outcome)
 
 	sse_parser_free(p->sse);
 	free(p->plan);
-	json_decref(p->body);
+	reqbody_clear(&p->rb);
 	if (p->answer != NULL)
 		evbuffer_free(p->answer);
 	if (p->first_answer != NULL)
 		evbuffer_free(p->first_answer);
 	if (p->out != NULL)
 		evbuffer_free(p->out);
-	free(p->model_requested);
 	cfg_unref(p->cfg);
 	if (p->next != NULL)
 		p->next->prevp = p->prevp;

@@ -576,23 +576,17 @@ upstream_send(struct upstream_pool *pool, const struct cfg_provider *prov,
 {
 	struct upstream_req	*req;
 	struct upconn		*conn;
-	char			*key;
 
-	xasprintf(&key, "%s://%s:%d|%s", ep->tls ? "https" : "http",
-	    ep->host, ep->port, prov->ca_file ? prov->ca_file : "");
 	TAILQ_FOREACH(conn, &pool->idle, entry) {
-		if (strcmp(conn->key, key) == 0)
+		if (strcmp(conn->key, ep->pool_key) == 0)
 			break;
 	}
 	if (conn != NULL) {
 		TAILQ_REMOVE(&pool->idle, conn, entry);
 		pool->nidle--;
 		evtimer_del(conn->timer);
-	} else if ((conn = conn_new(pool, prov, ep, key)) == NULL) {
-		free(key);
+	} else if ((conn = conn_new(pool, prov, ep, ep->pool_key)) == NULL)
 		return (NULL);
-	}
-	free(key);
 
 	req = xcalloc(1, sizeof *req);
 	req->magic = UPREQ_MAGIC;

@@ -310,6 +310,26 @@ util_json_plain(const char *s, size_t len)
 }
 
 size_t
+util_lltoa(long long v, char out[21])
+{
+	char			 buf[20], *p = buf + sizeof buf;
+	unsigned long long	 u;
+	size_t			 n;
+
+	u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	n = (size_t)(buf + sizeof buf - p);
+	if (v < 0)
+		*out++ = '-';
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return (n + (v < 0));
+}
+
+size_t
 util_find2(const char *s, size_t len, char a, char b)
 {
 	size_t		i = 0;

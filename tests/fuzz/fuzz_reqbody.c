@@ -1,14 +1,17 @@
 /*
- * Fuzz target: request-body inspection (src/reqbody.c).
+ * Fuzz target: request-body inspection (src/reqbody.c), against the
+ * jansson tree it replaced.
  *
- * Input: byte 0's low bit says the route is /v1/embeddings, the rest is
- * the body.  A refusal must come with a message the error body can carry
- * (non-empty, valid UTF-8: json_string() takes it) and no body.  An
- * accepted body must be an object whose fields are what reqbody read:
- * model a string of 1..REQBODY_MAX_MODEL bytes, stream true only off
- * embeddings, caps equal to the body's integers or -1 when absent.  The
- * body, written back out as the proxy does when it rewrites a request,
- * must be accepted again with the same fields.
+ * Input: byte 0 chooses the route and the changes (bit 0: /v1/embeddings;
+ * bit 1: a new model; bits 2-3: the cap to set, 3 for none; bit 4: ask
+ * for stream usage), the rest is the body.  reference() is the former
+ * implementation: json_loadb() with duplicate keys refused, then the
+ * fields read from the tree.  reqbody must accept exactly the bodies it
+ * accepts, read the same fields, and refuse the others with the same
+ * words (a message the error body can carry).  An accepted body written
+ * with the changes must be the tree the proxy used to build: the same
+ * members set on the reference tree, compared with json_equal(); and
+ * reqbody must take it again.
  */
 #include "config.h"
 
@@ -19,80 +22,173 @@
 
 #include "fuzz.h"
 #include "reqbody.h"
+#include "xmalloc.h"
 
-/* The cap as reqbody reports it: the integer, or -1 when absent/null. */
+static const char *const caps[3] = {
+	"max_tokens", "max_completion_tokens", "max_output_tokens"
+};
+
+/* A cap as the former code read it: -1 absent or null, -2 invalid. */
 static int64_t
-cap(json_t *body, const char *name)
+ref_cap(json_t *body, const char *name)
 {
 	json_t	*v = json_object_get(body, name);	/* borrowed */
 
 	if (v == NULL || json_is_null(v))
 		return (-1);
-	FUZZ_ASSERT(json_is_integer(v) && json_integer_value(v) >= 0);
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return (-2);
 	return (json_integer_value(v));
 }
 
-static void
-check_accepted(const struct reqbody *rb, int embeddings)
+/* The former reqbody_parse(), after the depth check both share. */
+static int
+reference(const char *buf, size_t len, int embeddings, json_t **tree,
+    struct reqbody *rb, char **cause)
 {
-	json_t	*v;	/* borrowed */
+	json_t		*body, *v;
+	json_error_t	 jerr;
+	int64_t		*out[3];
+	size_t		 i;
 
-	FUZZ_ASSERT(json_is_object(rb->json));
-	v = json_object_get(rb->json, "model");
-	FUZZ_ASSERT(json_is_string(v) && rb->model != NULL);
-	FUZZ_ASSERT(strcmp(rb->model, json_string_value(v)) == 0);
-	FUZZ_ASSERT(strlen(rb->model) == json_string_length(v));
-	FUZZ_ASSERT(strlen(rb->model) >= 1 &&
-	    strlen(rb->model) <= REQBODY_MAX_MODEL);
-	v = json_object_get(rb->json, "stream");
-	FUZZ_ASSERT(v == NULL || json_is_boolean(v) || json_is_null(v));
-	FUZZ_ASSERT(rb->stream == (!embeddings && json_is_true(v)));
-	FUZZ_ASSERT(rb->max_tokens == cap(rb->json, "max_tokens"));
-	FUZZ_ASSERT(rb->max_completion_tokens ==
-	    cap(rb->json, "max_completion_tokens"));
-	FUZZ_ASSERT(rb->max_output_tokens ==
-	    cap(rb->json, "max_output_tokens"));
+	memset(rb, 0, sizeof *rb);
+	rb->max_tokens = rb->max_completion_tokens = rb->max_output_tokens =
+	    -1;
+	*tree = NULL;
+	body = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (body == NULL || !json_is_object(body)) {
+		xasprintf(cause, "the request body is not a JSON object%s%s",
+		    body == NULL ? ": " : "", body == NULL ? jerr.text : "");
+		json_decref(body);
+		return (-1);
+	}
+	v = json_object_get(body, "model");
+	if (v == NULL || !json_is_string(v) || json_string_length(v) == 0 ||
+	    json_string_length(v) > REQBODY_MAX_MODEL) {
+		*cause = xstrdup("\"model\" must be a non-empty string");
+		json_decref(body);
+		return (-1);
+	}
+	rb->model = xstrdup(json_string_value(v));
+	v = json_object_get(body, "stream");
+	if (v != NULL && !json_is_boolean(v) && !json_is_null(v)) {
+		*cause = xstrdup("\"stream\" must be a boolean");
+		json_decref(body);
+		return (-1);
+	}
+	rb->stream = !embeddings && v != NULL && json_is_true(v);
+	out[0] = &rb->max_tokens;
+	out[1] = &rb->max_completion_tokens;
+	out[2] = &rb->max_output_tokens;
+	for (i = 0; i < 3; i++) {
+		if ((*out[i] = ref_cap(body, caps[i])) == -2) {
+			*out[i] = -1;
+			*cause = xstrdup("output token limits must be "
+			    "non-negative integers");
+			json_decref(body);
+			return (-1);
+		}
+	}
+	*tree = body;
+	return (0);
+}
+
+static void
+same_fields(const struct reqbody *a, const struct reqbody *b)
+{
+	FUZZ_ASSERT((a->model == NULL) == (b->model == NULL));
+	FUZZ_ASSERT(a->model == NULL || strcmp(a->model, b->model) == 0);
+	FUZZ_ASSERT(a->stream == b->stream);
+	FUZZ_ASSERT(a->max_tokens == b->max_tokens);
+	FUZZ_ASSERT(a->max_completion_tokens == b->max_completion_tokens);
+	FUZZ_ASSERT(a->max_output_tokens == b->max_output_tokens);
+}
+
+/* The changes as the proxy used to make them on the tree. */
+static void
+ref_edit(json_t *body, const struct reqbody_edit *e)
+{
+	json_t	*so;	/* borrowed */
+
+	if (e->model != NULL)
+		json_object_set_new(body, "model", json_string(e->model));
+	if (e->cap_name != NULL)
+		json_object_set_new(body, e->cap_name, json_integer(e->cap));
+	if (e->include_usage) {
+		so = json_object_get(body, "stream_options");
+		if (so == NULL || !json_is_object(so)) {
+			so = json_object();
+			json_object_set_new(body, "stream_options", so);
+		}
+		json_object_set_new(so, "include_usage", json_true());
+	}
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct reqbody	 rb, again;
-	json_t		*msg;		/* new */
-	char		*cause, *cause2, *out;
-	int		 embeddings, rv;
+	struct reqbody		 rb, ref, again;
+	struct reqbody_edit	 e;
+	json_t			*tree, *written, *msg;	/* new */
+	const char		*body = (const char *)data + 1;
+	char			*cause, *rcause, *cause2, *out;
+	size_t			 len, n;
+	int			 embeddings, rv;
 
 	if (size < 1)
 		return (0);
+	len = size - 1;
 	embeddings = data[0] & 1;
-	rv = reqbody_parse((const char *)data + 1, size - 1, embeddings, &rb,
-	    &cause);
+	rv = reqbody_parse(body, len, embeddings, &rb, &cause);
 	FUZZ_ASSERT(rv == 0 || rv == -1);
 	if (rv == -1) {
 		FUZZ_ASSERT(cause != NULL && cause[0] != '\0');
-		FUZZ_ASSERT(rb.json == NULL);
 		FUZZ_ASSERT((msg = json_string(cause)) != NULL);
 		json_decref(msg);
+		if (strstr(cause, "deeper than") == NULL) {
+			FUZZ_ASSERT(reference(body, len, embeddings, &tree,
+			    &ref, &rcause) == -1);
+			/* jansson's message, made printable by reqbody */
+			FUZZ_ASSERT(strlen(cause) == strlen(rcause));
+			if (strncmp(rcause, "the request body is not", 23) != 0)
+				FUZZ_ASSERT(strcmp(cause, rcause) == 0);
+			same_fields(&rb, &ref);
+			free(rcause);
+			reqbody_clear(&ref);
+		}
 		free(cause);
 		reqbody_clear(&rb);
 		return (0);
 	}
 	FUZZ_ASSERT(cause == NULL);
-	check_accepted(&rb, embeddings);
+	FUZZ_ASSERT(reference(body, len, embeddings, &tree, &ref, &rcause) ==
+	    0);
+	same_fields(&rb, &ref);
+	FUZZ_ASSERT(rb.include_usage == json_is_true(json_object_get(
+	    json_object_get(tree, "stream_options"), "include_usage")));
 
-	out = json_dumps(rb.json, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	FUZZ_ASSERT(out != NULL);
-	rv = reqbody_parse(out, strlen(out), embeddings, &again, &cause2);
-	FUZZ_ASSERT(rv == 0);
-	check_accepted(&again, embeddings);
-	FUZZ_ASSERT(strcmp(again.model, rb.model) == 0);
-	FUZZ_ASSERT(again.stream == rb.stream);
-	FUZZ_ASSERT(again.max_tokens == rb.max_tokens);
-	FUZZ_ASSERT(again.max_completion_tokens == rb.max_completion_tokens);
-	FUZZ_ASSERT(again.max_output_tokens == rb.max_output_tokens);
-	FUZZ_ASSERT(json_equal(again.json, rb.json));
+	memset(&e, 0, sizeof e);
+	if (data[0] & 2)
+		e.model = "gpt-\"4o\"\n";
+	if (((data[0] >> 2) & 3) != 3) {
+		e.cap_name = caps[(data[0] >> 2) & 3];
+		e.cap = 4096;
+	}
+	e.include_usage = (data[0] & 16) != 0;
+	n = reqbody_write(&rb, body, len, &e, &out);
+	ref_edit(tree, &e);
+	written = json_loadb(out, n, JSON_REJECT_DUPLICATES, NULL);
+	FUZZ_ASSERT(written != NULL && json_equal(written, tree));
+	FUZZ_ASSERT(reqbody_parse(out, n, embeddings, &again, &cause2) == 0);
+	if (e.model != NULL)
+		FUZZ_ASSERT(strcmp(again.model, e.model) == 0);
+	if (e.include_usage)
+		FUZZ_ASSERT(again.include_usage);
+	json_decref(written);
+	json_decref(tree);
 	free(out);
 	reqbody_clear(&again);
+	reqbody_clear(&ref);
 	reqbody_clear(&rb);
 	return (0);
 }

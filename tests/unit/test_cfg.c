@@ -677,6 +677,10 @@ test_fixture(const char *top)
 	    p->endpoints[1].port == 8081 &&
 	    strcmp(p->endpoints[1].authority, "[::1]:8081") == 0,
 	    "fixture: IPv6 endpoint");
+	ok(p != NULL && p->nendpoints == 2 &&
+	    strcmp(p->endpoints[0].pool_key, "https://eu1.example.net:443|")
+	    == 0 && strcmp(p->endpoints[1].pool_key, "http://::1:8081|") == 0,
+	    "fixture: connection pool keys");
 	ok(p != NULL && p->key != NULL && strcmp(p->key, "sk-test-123") == 0,
 	    "fixture: provider key read from the environment");
 	p = cfg_find_provider(cfg, "anthropic");
