@@ -20,7 +20,10 @@
  *
  * Two stores with the same semantics: local (in-process, one lock; rebuilt
  * from the ledger at start) and Redis (one Lua script per step, shared by
- * any number of tollgate processes).
+ * any number of tollgate processes).  To spare Redis, its leases are held
+ * only on the counters some check reads (leased is what admission adds
+ * up, and only checked counters are added up); used still goes to all
+ * ten, so that a limit a reload adds counts from the start of its window.
  */
 #ifndef BUDGET_H
 #define BUDGET_H

@@ -18,6 +18,10 @@
  * (100 ms .. 5 s); steps issued meanwhile fail at once.  Settles are fire
  * and forget and idempotent per lease id, so one that lost its connection
  * is queued (bounded) and sent again once the next connection is up.
+ * The settles of one loop turn leave together, before any later step, as
+ * one script (settlen) that adds their amounts up per counter: a few
+ * commands per settle instead of some sixty.  It runs only when each of
+ * them would take its lease off whole; otherwise they go one by one.
  * Renewals are fire and forget too but never queued: the proxy renews
  * every few seconds, and a late one could only find its lease lapsed.
  *
@@ -62,6 +66,7 @@
 #define BR_BACKOFF_MAX_MS	5000
 #define BR_HANDSHAKE_MIN_MS	1000
 #define BR_SETTLE_QUEUE_MAX	65536
+#define BR_BATCH_MAX		64	/* settles sent as one script */
 #define BR_RECONCILE_BATCH	128
 #define BR_MAXARGS		(3 + BUDGET_NCOUNTERS + 8 + \
 				    BUDGET_NCOUNTERS + 3 * BUDGET_MAX_CHECKS)
@@ -72,6 +77,7 @@ enum br_script {
 	BR_PEEK,
 	BR_PURGE,
 	BR_RENEW,
+	BR_SETTLEN,
 	BR_NSCRIPTS
 };
 
@@ -229,6 +235,60 @@ static const char br_lua_renew[] =
 	"redis.call('ZADD', 'tg:leases', ARGV[3], id)\n"
 	"return 1\n";
 
+/*
+ * settlen: the settles of one worker's loop turn as one step.  KEYS: the
+ * counters they name.  ARGV: ns, then per settle its lease id and the
+ * n r0 r1 r2 its lease must hold, then per counter its expiry, what to
+ * add to u0 u1 u2 (the settles' actual amounts, summed) and to l0 l1 l2
+ * (their reserves, summed and negated, on the counters their leases are
+ * on).  Exactly the settles one by one, but only when each of them would
+ * take its lease off whole: no settle already done, every lease there as
+ * sent, every counter whose leased amount goes down still there.  Else
+ * it changes nothing and returns 0, and the caller sends them one by one.
+ * Returns 1 when done.
+ */
+static const char br_lua_settlen[] =
+	"local ns = tonumber(ARGV[1])\n"
+	"for s = 0, ns - 1 do\n"
+	"  local b = 2 + 5 * s\n"
+	"  local id = ARGV[b]\n"
+	"  if redis.call('EXISTS', 'tg:settled:' .. id) == 1 then\n"
+	"    return 0\n"
+	"  end\n"
+	"  local h = redis.call('HMGET', 'tg:lease:' .. id,\n"
+	"      'n', 'r0', 'r1', 'r2')\n"
+	"  for j = 1, 4 do\n"
+	"    if h[j] ~= ARGV[b + j] then return 0 end\n"
+	"  end\n"
+	"end\n"
+	"local o = 2 + 5 * ns\n"
+	"for i = 1, #KEYS do\n"
+	"  local b = o + 7 * (i - 1)\n"
+	"  if (ARGV[b + 4] ~= '0' or ARGV[b + 5] ~= '0' or\n"
+	"      ARGV[b + 6] ~= '0') and redis.call('EXISTS', KEYS[i]) == 0 then\n"
+	"    return 0\n"
+	"  end\n"
+	"end\n"
+	"for s = 0, ns - 1 do\n"
+	"  local id = ARGV[2 + 5 * s]\n"
+	"  redis.call('DEL', 'tg:lease:' .. id)\n"
+	"  redis.call('ZREM', 'tg:leases', id)\n"
+	"  redis.call('SET', 'tg:settled:' .. id, '1', 'PX', 86400000)\n"
+	"end\n"
+	"for i = 1, #KEYS do\n"
+	"  local b = o + 7 * (i - 1)\n"
+	"  for j = 0, 2 do\n"
+	"    if ARGV[b + 1 + j] ~= '0' then\n"
+	"      redis.call('HINCRBY', KEYS[i], 'u' .. j, ARGV[b + 1 + j])\n"
+	"    end\n"
+	"    if ARGV[b + 4 + j] ~= '0' then\n"
+	"      redis.call('HINCRBY', KEYS[i], 'l' .. j, ARGV[b + 4 + j])\n"
+	"    end\n"
+	"  end\n"
+	"  redis.call('PEXPIREAT', KEYS[i], ARGV[b])\n"
+	"end\n"
+	"return 1\n";
+
 static const struct {
 	const char	*name;
 	const char	*body;
@@ -239,6 +299,7 @@ static const struct {
 	{ "peek", br_lua_peek, sizeof br_lua_peek - 1 },
 	{ "purge", br_lua_purge, sizeof br_lua_purge - 1 },
 	{ "renew", br_lua_renew, sizeof br_lua_renew - 1 },
+	{ "settlen", br_lua_settlen, sizeof br_lua_settlen - 1 },
 };
 
 static const char *const br_renew_why[BR_RENEW_NFAIL] = {
@@ -284,7 +345,14 @@ struct br_req {
 	int64_t			 sent_ms;	/* monotonic */
 	char			 lease_id[33];	/* for logs */
 	struct br_args		 args;
-	TAILQ_ENTRY(br_req)	 entry;		/* settle retry queue */
+	TAILQ_ENTRY(br_req)	 entry;		/* settle retry queue, batch */
+
+	/* A settle, for the batch: see br_batch_send(). */
+	size_t			 nkeys;		/* args[1 .. nkeys]: counters */
+	unsigned char		 leased[BUDGET_NCOUNTERS]; /* lease on it */
+	size_t			 nleased;
+	struct budget_amount	 reserve;	/* what the lease holds */
+	struct budget_amount	 actual;
 };
 TAILQ_HEAD(br_reqs, br_req);
 
@@ -303,12 +371,18 @@ struct br_wctx {
 	struct event		*hs_timer;
 	struct br_reqs		 settles;	/* waiting for a connection */
 	size_t			 nsettles;
+	struct br_reqs		 batch;		/* settles of this loop turn */
+	size_t			 nbatch;
+	struct event		*batch_ev;	/* sends them */
+	int			 batch_eval;	/* settlen not loaded */
 	unsigned		 renew_logged;	/* bit per br_renew_fail */
 };
 
 static int64_t	(*br_clock)(void) = util_now_ms;	/* tests set it */
 
 static void	br_connect(struct br_wctx *);
+static void	br_batch_cb(evutil_socket_t, short, void *);
+static void	br_batch_flush(struct br_wctx *);
 static void	br_reply_cb(redisAsyncContext *, void *, void *);
 
 /* Monotonic milliseconds, for timeouts only. */
@@ -569,17 +643,56 @@ br_lease_expiry(const struct budget_plan *plan)
 	return (lexp);
 }
 
+/*
+ * The counters some check reads, in plan order: idx[] their plan
+ * indexes, pos[] (for those) their place in that list.  Reserve and peek
+ * send only these: a lease holds its reserve on them alone, so a request
+ * costs Redis a third of the writes it would on all ten (settle still
+ * adds what was used to all ten, so that a limit a reload adds counts
+ * from the start of its window).
+ */
+static size_t
+br_checked(const struct budget_plan *plan, size_t idx[BUDGET_NCOUNTERS],
+    size_t pos[BUDGET_NCOUNTERS])
+{
+	unsigned char	read[BUDGET_NCOUNTERS];
+	size_t		i, n = 0;
+
+	memset(read, 0, sizeof read);
+	for (i = 0; i < plan->nchecks; i++)
+		read[plan->checks[i].counter] = 1;
+	for (i = 0; i < plan->ncounters; i++) {
+		if (read[i]) {
+			pos[i] = n;
+			idx[n++] = i;
+		}
+	}
+	return (n);
+}
+
 /* Counter keys (none for renew), then the step's ARGV: see the scripts. */
 static void
 br_args_plan(struct br_args *a, enum br_script script,
     const struct budget_plan *plan, int64_t now_ms)
 {
-	size_t	 i, nkeys;
+	size_t	 idx[BUDGET_NCOUNTERS], pos[BUDGET_NCOUNTERS], i, nkeys;
 
-	nkeys = script == BR_RENEW ? 0 : plan->ncounters;
+	switch (script) {
+	case BR_RESERVE:
+	case BR_PEEK:
+		nkeys = br_checked(plan, idx, pos);
+		break;
+	case BR_RENEW:
+		nkeys = 0;
+		break;
+	default:
+		for (nkeys = 0; nkeys < plan->ncounters; nkeys++)
+			idx[nkeys] = nkeys;
+		break;
+	}
 	br_args_add(a, "%zu", nkeys);
 	for (i = 0; i < nkeys; i++)
-		br_args_add(a, "tg:c:%s", plan->counters[i].key);
+		br_args_add(a, "tg:c:%s", plan->counters[idx[i]].key);
 
 	switch (script) {
 	case BR_RESERVE:
@@ -590,12 +703,12 @@ br_args_plan(struct br_args *a, enum br_script script,
 			br_args_add(a, "%" PRId64, plan->reserve.v[i]);
 		br_args_add(a, "%" PRId64, br_lease_expiry(plan));
 		br_args_add(a, "%zu", plan->nchecks);
-		for (i = 0; i < plan->ncounters; i++) {
+		for (i = 0; i < nkeys; i++) {
 			br_args_add(a, "%" PRId64,
-			    plan->counters[i].end_ms + BR_DAY_MS);
+			    plan->counters[idx[i]].end_ms + BR_DAY_MS);
 		}
 		for (i = 0; i < plan->nchecks; i++) {
-			br_args_add(a, "%zu", plan->checks[i].counter);
+			br_args_add(a, "%zu", pos[plan->checks[i].counter]);
 			br_args_add(a, "%d", (int)plan->checks[i].unit);
 			br_args_add(a, "%" PRId64, plan->checks[i].limit);
 		}
@@ -619,6 +732,7 @@ br_args_plan(struct br_args *a, enum br_script script,
 		br_args_add(a, "%" PRId64, plan->deadline_ms);
 		br_args_add(a, "%" PRId64, br_lease_expiry(plan));
 		break;
+	case BR_SETTLEN:	/* built by br_batch_send() */
 	case BR_NSCRIPTS:
 		fatalx("redis: bad script");
 	}
@@ -756,25 +870,34 @@ br_settle_enqueue(struct br_wctx *w, struct br_req *req)
 	w->nsettles++;
 }
 
+/* Send settles one by one (each is idempotent); unsent ones wait. */
 static void
-br_settle_flush(struct br_wctx *w)
+br_settle_each(struct br_wctx *w, struct br_reqs *q)
 {
-	struct br_reqs	 q;
 	struct br_req	*req;
 
-	TAILQ_INIT(&q);
-	TAILQ_CONCAT(&q, &w->settles, entry);
-	w->nsettles = 0;
-	while ((req = TAILQ_FIRST(&q)) != NULL) {
-		TAILQ_REMOVE(&q, req, entry);
+	while ((req = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, req, entry);
 		if (br_send(req) != 0)
 			br_settle_enqueue(w, req);
 	}
 }
 
+static void
+br_settle_flush(struct br_wctx *w)
+{
+	struct br_reqs	 q;
+
+	TAILQ_INIT(&q);
+	TAILQ_CONCAT(&q, &w->settles, entry);
+	w->nsettles = 0;
+	br_settle_each(w, &q);
+}
+
 /*
- * Parse {status, check, u0 u1 u2 l0 l1 l2 per counter} into the plan.
- * Returns -1 with *why set when the reply is not what the script returns.
+ * Parse {status, check, u0 u1 u2 l0 l1 l2 per counter sent} into the plan
+ * (the counters no check reads were not sent, and read 0).  Returns -1
+ * with *why set when the reply is not what the script returns.
  */
 static int
 br_parse_states(const redisReply *r, struct budget_plan *plan,
@@ -783,13 +906,15 @@ br_parse_states(const redisReply *r, struct budget_plan *plan,
 	struct budget_state	 st[BUDGET_NCOUNTERS];
 	const redisReply	*e;
 	long long		 v;
-	size_t			 i, j;
+	size_t			 idx[BUDGET_NCOUNTERS], pos[BUDGET_NCOUNTERS];
+	size_t			 i, j, n;
 
 	if (r->type != REDIS_REPLY_ARRAY) {
 		*why = "reply is not an array";
 		return (-1);
 	}
-	if (r->elements != 2 + 6 * plan->ncounters) {
+	n = br_checked(plan, idx, pos);
+	if (r->elements != 2 + 6 * n) {
 		*why = "reply has the wrong length";
 		return (-1);
 	}
@@ -814,7 +939,8 @@ br_parse_states(const redisReply *r, struct budget_plan *plan,
 		*why = "unknown status";
 		return (-1);
 	}
-	for (i = 0; i < plan->ncounters; i++) {
+	memset(st, 0, sizeof st);
+	for (i = 0; i < n; i++) {
 		for (j = 0; j < 6; j++) {
 			e = r->element[2 + 6 * i + j];
 			if (e == NULL || e->type != REDIS_REPLY_STRING ||
@@ -824,9 +950,9 @@ br_parse_states(const redisReply *r, struct budget_plan *plan,
 				return (-1);
 			}
 			if (j < 3)
-				st[i].used.v[j] = v;
+				st[idx[i]].used.v[j] = v;
 			else
-				st[i].leased.v[j - 3] = v;
+				st[idx[i]].leased.v[j - 3] = v;
 		}
 	}
 	/* Only a reply that parsed whole touches the plan. */
@@ -1039,6 +1165,7 @@ br_ready(struct br_wctx *w)
 	w->ready = 1;
 	w->backoff_ms = BR_BACKOFF_MIN_MS;
 	w->renew_logged = 0;
+	w->batch_eval = 0;	/* loaded with the others */
 	evtimer_del(w->hs_timer);
 	if (w->down_logged)
 		log_info("redis %s:%d: connected", w->store->host,
@@ -1228,9 +1355,11 @@ br_worker_init(void *store, struct event_base *base)
 	w->base = base;
 	w->backoff_ms = BR_BACKOFF_MIN_MS;
 	TAILQ_INIT(&w->settles);
+	TAILQ_INIT(&w->batch);
 	w->reconnect = evtimer_new(base, br_reconnect_cb, w);
 	w->hs_timer = evtimer_new(base, br_hs_timeout_cb, w);
-	if (w->reconnect == NULL || w->hs_timer == NULL)
+	w->batch_ev = evtimer_new(base, br_batch_cb, w);
+	if (w->reconnect == NULL || w->hs_timer == NULL || w->batch_ev == NULL)
 		fatalx("redis: evtimer_new failed");
 	br_connect(w);
 	return (w);
@@ -1252,7 +1381,9 @@ br_worker_free(void *wctx)
 	w->freeing = 1;
 	event_free(w->reconnect);
 	event_free(w->hs_timer);
-	w->reconnect = w->hs_timer = NULL;
+	event_free(w->batch_ev);
+	w->reconnect = w->hs_timer = w->batch_ev = NULL;
+	br_batch_flush(w);
 	if ((ac = w->ac) != NULL) {
 		w->ac = NULL;
 		redisAsyncFree(ac);
@@ -1308,6 +1439,7 @@ br_step(void *wctx, enum br_script script, struct budget_plan *plan,
 		cb(BUDGET_UNAVAILABLE, plan, arg);
 		return;
 	}
+	br_batch_flush(w);	/* steps reach Redis in the order made */
 	req = br_req_new(w, script, plan);
 	req->plan = plan;
 	req->cb = cb;
@@ -1356,14 +1488,277 @@ br_fire(void *wctx, enum br_script script, const struct budget_plan *plan)
 	return (br_req_new(w, script, plan));
 }
 
+/* The settles of one settlen step, until its reply. */
+struct br_batch {
+	uint32_t	 magic;
+#define BR_BATCH_MAGIC	0x62726274U
+	struct br_wctx	*w;
+	struct br_reqs	 reqs;
+	int		 eval;
+};
+
+/* A counter of a batch: its key and what the settles add to it. */
+struct br_bkey {
+	const char	*key;		/* in a settle's args; NULL: free */
+	size_t		 len;
+	const char	*exp;
+	size_t		 explen;
+	int64_t		 add[6];	/* u0 u1 u2 l0 l1 l2 */
+};
+
 static void
-br_settle(void *wctx, const struct budget_plan *plan)
+br_batch_free(struct br_batch *b)
 {
 	struct br_req	*req;
 
-	if ((req = br_fire(wctx, BR_SETTLE, plan)) != NULL &&
-	    br_send(req) != 0)
-		br_settle_enqueue(req->w, req);
+	while ((req = TAILQ_FIRST(&b->reqs)) != NULL) {
+		TAILQ_REMOVE(&b->reqs, req, entry);
+		br_req_free(req);
+	}
+	b->magic = 0;
+	free(b);
+}
+
+static void	br_batch_send(struct br_batch *);
+
+/*
+ * settlen's reply.  Done: the settles are.  Anything else but a lost
+ * connection: nothing changed, so they go one by one, each deciding for
+ * itself.  Lost: each may or may not have been done, so each goes again
+ * on the next connection, where one already done changes nothing.
+ */
+static void
+br_batch_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct br_batch		*b = privdata;
+	const redisReply	*r = reply;
+	struct br_wctx		*w;
+	struct br_req		*req;
+
+	(void)ac;
+	if (b == NULL || b->magic != BR_BATCH_MAGIC)
+		fatalx("redis: bad batch in reply");
+	w = b->w;
+	if (r == NULL) {
+		while ((req = TAILQ_FIRST(&b->reqs)) != NULL) {
+			TAILQ_REMOVE(&b->reqs, req, entry);
+			br_settle_reply(req, NULL);
+		}
+		br_batch_free(b);
+		return;
+	}
+	w->last_reply_ms = br_mono_ms();
+	if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+		br_batch_free(b);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR && !b->eval && r->str != NULL &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
+		log_debug("redis: settlen script not loaded, using EVAL");
+		w->batch_eval = 1;
+		b->eval = 1;
+		br_batch_send(b);
+		return;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		br_error(w->store);
+		log_warn("redis: batched settle failed: %s; settling one by "
+		    "one", r->str != NULL ? r->str : "?");
+	} else if (r->type != REDIS_REPLY_INTEGER || r->integer != 0) {
+		br_error(w->store);
+		log_error("redis: batched settle: malformed reply (type %d); "
+		    "settling one by one", r->type);
+	}
+	br_settle_each(w, &b->reqs);
+	br_batch_free(b);
+}
+
+/* Add v to *sum; -1 when it would overflow. */
+static int
+br_add(int64_t *sum, int64_t v)
+{
+	return (__builtin_add_overflow(*sum, v, sum) ? -1 : 0);
+}
+
+/*
+ * Send b's settles as one settlen step; on any trouble building or
+ * sending it, one by one instead.
+ */
+static void
+br_batch_send(struct br_batch *b)
+{
+	struct br_wctx	*w = b->w;
+	struct br_req	*req;
+	struct br_bkey	*keys, *k;
+	const char	**argv, *key;
+	size_t		*argvlen, size, ns = 0, nk = 0, argc, len, i, j, h;
+	char		(*num)[21];
+	int		 ok = 1;
+
+	TAILQ_FOREACH(req, &b->reqs, entry)
+		ns++;
+	/* Counters by key, in an open-addressed table at most half full. */
+	for (size = 64; size < 2 * ns * BUDGET_NCOUNTERS; size *= 2)
+		;
+	keys = xcalloc(size, sizeof *keys);
+	argc = 4 + 5 * ns + 8 * ns * BUDGET_NCOUNTERS;
+	argv = xreallocarray(NULL, argc, sizeof *argv);
+	argvlen = xreallocarray(NULL, argc, sizeof *argvlen);
+	num = xreallocarray(NULL, argc, sizeof *num);
+	TAILQ_FOREACH(req, &b->reqs, entry) {
+		for (i = 0; i < req->nkeys && ok; i++) {
+			key = req->args.buf + req->args.off[1 + i];
+			len = req->args.alen[1 + i];
+			for (h = 2166136261U, j = 0; j < len; j++)
+				h = (h ^ (unsigned char)key[j]) * 16777619U;
+			for (h &= size - 1; keys[h].key != NULL; h = (h + 1) &
+			    (size - 1)) {
+				if (keys[h].len == len &&
+				    memcmp(keys[h].key, key, len) == 0)
+					break;
+			}
+			k = &keys[h];
+			if (k->key == NULL) {
+				k->key = key;
+				k->len = len;
+				j = 1 + req->nkeys + 4 + i;
+				k->exp = req->args.buf + req->args.off[j];
+				k->explen = req->args.alen[j];
+				nk++;
+			}
+			for (j = 0; j < 3 && ok; j++) {
+				if (br_add(&k->add[j], req->actual.v[j]) != 0 ||
+				    (req->leased[i] && br_add(&k->add[3 + j],
+				    -req->reserve.v[j]) != 0))
+					ok = 0;
+			}
+		}
+	}
+	if (!ok || w->ac == NULL)
+		goto one_by_one;
+
+	argv[0] = b->eval ? "EVAL" : "EVALSHA";
+	argv[1] = b->eval ? br_scripts[BR_SETTLEN].body :
+	    w->store->sha[BR_SETTLEN];
+	argvlen[0] = strlen(argv[0]);
+	argvlen[1] = b->eval ? br_scripts[BR_SETTLEN].len : 40;
+	argc = 2;
+#define BR_NUM(v) do {							\
+	argvlen[argc] = util_lltoa((v), num[argc]);			\
+	argv[argc] = num[argc];						\
+	argc++;								\
+} while (0)
+	BR_NUM((long long)nk);
+	for (h = 0; h < size; h++) {
+		if (keys[h].key != NULL) {
+			argv[argc] = keys[h].key;
+			argvlen[argc++] = keys[h].len;
+		}
+	}
+	BR_NUM((long long)ns);
+	TAILQ_FOREACH(req, &b->reqs, entry) {
+		argv[argc] = req->lease_id;
+		argvlen[argc++] = strlen(req->lease_id);
+		BR_NUM((long long)req->nleased);
+		for (j = 0; j < 3; j++)
+			BR_NUM(req->reserve.v[j]);
+	}
+	for (h = 0; h < size; h++) {
+		if ((k = &keys[h])->key == NULL)
+			continue;
+		argv[argc] = k->exp;
+		argvlen[argc++] = k->explen;
+		for (j = 0; j < 6; j++)
+			BR_NUM(k->add[j]);
+	}
+#undef BR_NUM
+	if (redisAsyncCommandArgv(w->ac, br_batch_reply, b, (int)argc, argv,
+	    argvlen) == REDIS_OK) {
+		free(keys);
+		free(argv);
+		free(argvlen);
+		free(num);
+		return;
+	}
+one_by_one:
+	free(keys);
+	free(argv);
+	free(argvlen);
+	free(num);
+	br_settle_each(w, &b->reqs);
+	br_batch_free(b);
+}
+
+/*
+ * Send the settles this loop turn made: one alone as it is, more as one
+ * settlen step, which costs Redis a few commands per settle plus one
+ * increment per counter and unit for all of them together.
+ */
+static void
+br_batch_flush(struct br_wctx *w)
+{
+	struct br_batch	*b;
+
+	if (w->nbatch == 0)
+		return;
+	if (w->nbatch == 1 || w->ac == NULL) {
+		w->nbatch = 0;
+		br_settle_each(w, &w->batch);
+		return;
+	}
+	b = xcalloc(1, sizeof *b);
+	b->magic = BR_BATCH_MAGIC;
+	b->w = w;
+	b->eval = w->batch_eval;
+	TAILQ_INIT(&b->reqs);
+	TAILQ_CONCAT(&b->reqs, &w->batch, entry);
+	w->nbatch = 0;
+	br_batch_send(b);
+}
+
+static void
+br_batch_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct br_wctx	*w = arg;
+
+	(void)fd;
+	(void)events;
+	if (w->magic != BR_WCTX_MAGIC)
+		fatalx("redis: bad worker in batch timer");
+	br_batch_flush(w);
+}
+
+static void
+br_settle(void *wctx, const struct budget_plan *plan)
+{
+	static const struct timeval	 now = { 0, 0 };
+	struct br_wctx			*w;
+	struct br_req			*req, *q;
+	size_t				 idx[BUDGET_NCOUNTERS];
+	size_t				 pos[BUDGET_NCOUNTERS], i, n;
+
+	if ((req = br_fire(wctx, BR_SETTLE, plan)) == NULL)
+		return;
+	w = req->w;
+	req->nkeys = plan->ncounters;
+	n = br_checked(plan, idx, pos);
+	for (i = 0; i < n; i++)
+		req->leased[idx[i]] = 1;
+	req->nleased = n;
+	req->reserve = plan->reserve;
+	req->actual = plan->actual;
+	/* One settle per lease in a batch: the script checks them first. */
+	TAILQ_FOREACH(q, &w->batch, entry) {
+		if (strcmp(q->lease_id, req->lease_id) == 0) {
+			br_batch_flush(w);
+			break;
+		}
+	}
+	TAILQ_INSERT_TAIL(&w->batch, req, entry);
+	if (++w->nbatch >= BR_BATCH_MAX)
+		br_batch_flush(w);
+	else if (!evtimer_pending(w->batch_ev, NULL))
+		evtimer_add(w->batch_ev, &now);
 }
 
 /* Not queued while Redis is away: the next tick renews again. */
@@ -1372,8 +1767,9 @@ br_renew(void *wctx, const struct budget_plan *plan)
 {
 	struct br_req	*req;
 
-	if ((req = br_fire(wctx, BR_RENEW, plan)) != NULL &&
-	    br_send(req) != 0) {
+	if ((req = br_fire(wctx, BR_RENEW, plan)) != NULL)
+		br_batch_flush(req->w);
+	if (req != NULL && br_send(req) != 0) {
 		br_renew_failed(req->w, BR_RENEW_UNSENT, req->lease_id, NULL);
 		br_req_free(req);
 	}
