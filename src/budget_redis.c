@@ -971,7 +971,9 @@ br_settle_reply(struct br_req *req, const redisReply *r)
 	if (r == NULL) {
 		if (w->freeing) {
 			br_error(w->store);
-			log_warn("redis: settle of lease %s lost at shutdown",
+			log_warn("redis: no answer to the settle of lease %s "
+			    "before shutdown: it may not have been counted "
+			    "(tollgate reconcile recounts from the ledger)",
 			    req->lease_id);
 			br_req_free(req);
 		} else
