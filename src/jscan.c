@@ -527,10 +527,11 @@ int
 jscan_member(const struct jscan_val *obj, const char **pos,
     struct jscan_val *key, struct jscan_val *val)
 {
-	const char	*p = *pos, *end = obj->p + obj->len;
+	const char	*p = *pos, *end;
 
 	if (obj->type != JSCAN_OBJECT)
 		return (-1);
+	end = obj->p + obj->len;
 	p = jscan_gap(p == NULL ? obj->p + 1 : p, end);
 	if (p < end && *p == ',')
 		p = jscan_gap(p + 1, end);
@@ -549,10 +550,11 @@ int
 jscan_next(const struct jscan_val *arr, const char **pos,
     struct jscan_val *elem)
 {
-	const char	*p = *pos, *end = arr->p + arr->len;
+	const char	*p = *pos, *end;
 
 	if (arr->type != JSCAN_ARRAY)
-		return (-1);
+		return (-1);	/* JSCAN_NONE has no bytes: p is NULL */
+	end = arr->p + arr->len;
 	p = jscan_gap(p == NULL ? arr->p + 1 : p, end);
 	if (p < end && *p == ',')
 		p = jscan_gap(p + 1, end);

@@ -387,7 +387,7 @@ check_walk(void)
 		JSCAN_KEY("dup"), JSCAN_KEY("missing"), JSCAN_KEY("dup"),
 		JSCAN_KEY("zz")
 	};
-	const char		*t;
+	const char		*t, *pos;
 	int64_t			 x;
 	size_t			 i;
 
@@ -413,6 +413,13 @@ check_walk(void)
 	is_int(jscan_get(&v[0], "x", &v[1]), -1, "get on a non-object");
 	ok(v[1].type == JSCAN_NONE, "get on a non-object: no value");
 	is_int(jscan_get(&root, "", &v[0]), -1, "empty key: absent");
+	/* An absent value has no bytes (p NULL): walking it finds nothing. */
+	pos = NULL;
+	is_int(jscan_next(&v[0], &pos, &v[1]), -1, "next in an absent value");
+	pos = NULL;
+	is_int(jscan_member(&v[0], &pos, &v[1], &v[2]), -1,
+	    "member of an absent value");
+	is_int(jscan_get(&v[0], "x", &v[1]), -1, "get in an absent value");
 	is_int(jscan_strlen(&root), 0, "strlen of a non-string");
 	ok(!jscan_streq(&root, ""), "streq of a non-string");
 }
