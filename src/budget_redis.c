@@ -1595,7 +1595,7 @@ br_batch_send(struct br_batch *b)
 	const char	**argv, *key;
 	size_t		*argvlen, size, ns = 0, nk = 0, argc, len, i, j, h;
 	char		(*num)[21];
-	int		 ok = 1;
+	int		 ok = 1, sent = 0;
 
 	TAILQ_FOREACH(req, &b->reqs, entry)
 		ns++;
@@ -1637,7 +1637,7 @@ br_batch_send(struct br_batch *b)
 		}
 	}
 	if (!ok || w->ac == NULL)
-		goto one_by_one;
+		goto out;
 
 	argv[0] = b->eval ? "EVAL" : "EVALSHA";
 	argv[1] = b->eval ? br_scripts[BR_SETTLEN].body :
@@ -1674,21 +1674,17 @@ br_batch_send(struct br_batch *b)
 			BR_NUM(k->add[j]);
 	}
 #undef BR_NUM
-	if (redisAsyncCommandArgv(w->ac, br_batch_reply, b, (int)argc, argv,
-	    argvlen) == REDIS_OK) {
-		free(keys);
-		free(argv);
-		free(argvlen);
-		free(num);
-		return;
-	}
-one_by_one:
+	sent = redisAsyncCommandArgv(w->ac, br_batch_reply, b, (int)argc,
+	    argv, argvlen) == REDIS_OK;
+out:
 	free(keys);
 	free(argv);
 	free(argvlen);
 	free(num);
-	br_settle_each(w, &b->reqs);
-	br_batch_free(b);
+	if (!sent) {
+		br_settle_each(w, &b->reqs);
+		br_batch_free(b);
+	}
 }
 
 /*
