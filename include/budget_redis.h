@@ -3,7 +3,9 @@
  * by any number of tollgate processes.  Each step (reserve, settle, peek,
  * renew) is one Lua script run with EVALSHA (EVAL when Redis answers
  * NOSCRIPT), on a hiredis async connection attached to the worker's event
- * loop.  A reserve or peek that gets no answer within timeout_ms reports
+ * loop; the reserves, and the settles, a worker makes in one loop turn
+ * leave together as one script, each decided as if alone.  A reserve or
+ * peek that gets no answer within timeout_ms reports
  * BUDGET_UNAVAILABLE; the proxy then denies (503) or, with on_error
  * "allow", uses its in-process fallback store.
  *

@@ -22,6 +22,10 @@
  * one script (settlen) that adds their amounts up per counter: a few
  * commands per settle instead of some sixty.  It runs only when each of
  * them would take its lease off whole; otherwise they go one by one.
+ * The reserves of a loop turn leave together too, after its settles, as
+ * one reserve script that decides them in the order made, each against
+ * the counters as the ones before it left them: it reads every counter
+ * once and raises it once, and writes per reserve only its lease.
  * Renewals are fire and forget too but never queued: the proxy renews
  * every few seconds, and a late one could only find its lease lapsed.
  *
@@ -123,7 +127,7 @@ enum br_renew_fail {
 	"end\n"								\
 	"local function purge(now)\n"					\
 	"  local ids = redis.call('ZRANGEBYSCORE', 'tg:leases',\n"	\
-	"      '-inf', now, 'LIMIT', 0, 200)\n"				\
+	"      '-inf', now, 'LIMIT', '0', '200')\n"			\
 	"  for _, id in ipairs(ids) do\n"				\
 	"    unlease('tg:lease:' .. id)\n"				\
 	"    redis.call('ZREM', 'tg:leases', id)\n"			\
@@ -140,52 +144,112 @@ enum br_renew_fail {
 	"end\n"
 
 /*
- * reserve.  KEYS: the counters.  ARGV: now, lease id, deadline, r0 r1 r2,
- * lease hash expiry, check count, then one expiry per counter, then
- * (counter index, unit, limit) per check.  Returns {0, 0, states} or
- * {1, failing check, states}; states are u0 u1 u2 l0 l1 l2 per counter as
- * they were before this lease.  A lease id reserved again replaces its
+ * reserve: the reserves of one worker's loop turn as one step, each
+ * decided in turn exactly as if it ran alone.  KEYS: the counters they
+ * read.  ARGV: now, nr, then per counter its expiry and what the reserves
+ * that lease on it hold together (t0 t1 t2), then per reserve its lease
+ * id, deadline, lease hash expiry, r0 r1 r2, its counter count n, check
+ * count, its n counters (indexes into KEYS), and per check (place among
+ * its n counters, unit, limit).  Returns one status per reserve (0
+ * leased, else 1 + the failing check), then u0 u1 u2 l0 l1 l2 per counter
+ * as they were before the first of these leases; the caller adds the
+ * reserves leased before each one.  A lease id reserved again replaces its
  * lease rather than stacking a second one that could never be settled.
+ * The leased amounts go up once per counter by the t the client summed
+ * when every reserve on it was leased, else by each leased one's r: Lua
+ * never formats an amount.
  */
 static const char br_lua_reserve[] = BR_LUA_COMMON
-	"local n = #KEYS\n"
-	"local id, deadline = ARGV[2], ARGV[3]\n"
-	"local r = {ARGV[4], ARGV[5], ARGV[6]}\n"
-	"local nchk = tonumber(ARGV[8])\n"
+	"local kf = {'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8', 'k9',\n"
+	"    'k10'}\n"
+	"local lf = {'l0', 'l1', 'l2'}\n"
+	"local nk, nr = #KEYS, tonumber(ARGV[2])\n"
 	"purge(ARGV[1])\n"
-	"local lk = 'tg:lease:' .. id\n"
-	"if unlease(lk) == 1 then redis.call('ZREM', 'tg:leases', id) end\n"
-	"local st = states({})\n"
-	"local ret = {0, 0}\n"
-	"for c = 0, nchk - 1 do\n"
-	"  local b = 8 + n + 3 * c\n"
-	"  local o = tonumber(ARGV[b + 1]) * 6 + tonumber(ARGV[b + 2])\n"
-	"  if tonumber(st[o + 1]) + tonumber(st[o + 4]) +\n"
-	"      tonumber(r[tonumber(ARGV[b + 2]) + 1]) >\n"
-	"      tonumber(ARGV[b + 3]) then\n"
-	"    ret[1] = 1\n"
-	"    ret[2] = c\n"
-	"    break\n"
+	"local rs, a = {}, 3 + 4 * nk\n"
+	"for s = 1, nr do\n"
+	"  local x = {id = ARGV[a], n = tonumber(ARGV[a + 6]),\n"
+	"      nchk = tonumber(ARGV[a + 7]), a = a, k = {}}\n"
+	"  for q = 1, x.n do x.k[q] = tonumber(ARGV[a + 7 + q]) end\n"
+	"  x.c = a + 8 + x.n\n"
+	"  a = x.c + 3 * x.nchk\n"
+	"  if unlease('tg:lease:' .. x.id) == 1 then\n"
+	"    redis.call('ZREM', 'tg:leases', x.id)\n"
+	"  end\n"
+	"  rs[s] = x\n"
+	"end\n"
+	"local ret, num, whole, hit = {}, {}, {}, {}\n"
+	"for i = 1, nk do\n"
+	"  local v = redis.call('HMGET', KEYS[i],\n"
+	"      'u0', 'u1', 'u2', 'l0', 'l1', 'l2')\n"
+	"  local t = {}\n"
+	"  for j = 1, 6 do\n"
+	"    v[j] = v[j] or '0'\n"
+	"    t[j] = tonumber(v[j])\n"
+	"  end\n"
+	"  ret[nr + 6 * i - 5], ret[nr + 6 * i - 4], ret[nr + 6 * i - 3],\n"
+	"      ret[nr + 6 * i - 2], ret[nr + 6 * i - 1], ret[nr + 6 * i] =\n"
+	"      v[1], v[2], v[3], v[4], v[5], v[6]\n"
+	"  num[i], whole[i] = t, true\n"
+	"end\n"
+	"for s = 1, nr do\n"
+	"  local x = rs[s]\n"
+	"  local b = x.a\n"
+	"  local r = {tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4]),\n"
+	"      tonumber(ARGV[b + 5])}\n"
+	"  local st = 0\n"
+	"  for c = 0, x.nchk - 1 do\n"
+	"    local e = x.c + 3 * c\n"
+	"    local t = num[x.k[tonumber(ARGV[e]) + 1]]\n"
+	"    local j = tonumber(ARGV[e + 1])\n"
+	"    if t[j + 1] + t[j + 4] + r[j + 1] > tonumber(ARGV[e + 2]) then\n"
+	"      st = c + 1\n"
+	"      break\n"
+	"    end\n"
+	"  end\n"
+	"  ret[s] = st\n"
+	"  if st == 0 then\n"
+	"    local lk = 'tg:lease:' .. x.id\n"
+	"    local f = {'n', ARGV[b + 6], 'd', ARGV[b + 1],\n"
+	"        'r0', ARGV[b + 3], 'r1', ARGV[b + 4], 'r2', ARGV[b + 5]}\n"
+	"    for q, i in ipairs(x.k) do\n"
+	"      local t = num[i]\n"
+	"      t[4], t[5], t[6] = t[4] + r[1], t[5] + r[2], t[6] + r[3]\n"
+	"      hit[i] = true\n"
+	"      f[#f + 1] = kf[q]\n"
+	"      f[#f + 1] = KEYS[i]\n"
+	"    end\n"
+	"    redis.call('HSET', lk, unpack(f))\n"
+	"    redis.call('PEXPIREAT', lk, ARGV[b + 2])\n"
+	"    redis.call('ZADD', 'tg:leases', ARGV[b + 1], x.id)\n"
+	"  else\n"
+	"    for _, i in ipairs(x.k) do whole[i] = false end\n"
 	"  end\n"
 	"end\n"
-	"if ret[1] == 0 then\n"
-	"  local f = {'n', tostring(n), 'd', deadline,\n"
-	"      'r0', r[1], 'r1', r[2], 'r2', r[3]}\n"
-	"  for i = 1, n do\n"
-	"    for j = 1, 3 do\n"
-	"      if r[j] ~= '0' then\n"
-	"        redis.call('HINCRBY', KEYS[i], 'l' .. (j - 1), r[j])\n"
+	"for i = 1, nk do\n"
+	"  if hit[i] then\n"
+	"    local b = 3 + 4 * (i - 1)\n"
+	"    for j = 0, 2 do\n"
+	"      if whole[i] then\n"
+	"        if ARGV[b + 1 + j] ~= '0' then\n"
+	"          redis.call('HINCRBY', KEYS[i], lf[j + 1], ARGV[b + 1 + j])\n"
+	"        end\n"
+	"      else\n"
+	"        for s = 1, nr do\n"
+	"          local x = rs[s]\n"
+	"          local v = ARGV[x.a + 3 + j]\n"
+	"          if ret[s] == 0 and v ~= '0' then\n"
+	"            for _, q in ipairs(x.k) do\n"
+	"              if q == i then\n"
+	"                redis.call('HINCRBY', KEYS[i], lf[j + 1], v)\n"
+	"              end\n"
+	"            end\n"
+	"          end\n"
+	"        end\n"
 	"      end\n"
 	"    end\n"
-	"    redis.call('PEXPIREAT', KEYS[i], ARGV[8 + i])\n"
-	"    f[#f + 1] = 'k' .. i\n"
-	"    f[#f + 1] = KEYS[i]\n"
+	"    redis.call('PEXPIREAT', KEYS[i], ARGV[b])\n"
 	"  end\n"
-	"  redis.call('HSET', lk, unpack(f))\n"
-	"  redis.call('PEXPIREAT', lk, ARGV[7])\n"
-	"  redis.call('ZADD', 'tg:leases', deadline, id)\n"
 	"end\n"
-	"for _, x in ipairs(st) do ret[#ret + 1] = x end\n"
 	"return ret\n";
 
 /*
@@ -206,7 +270,7 @@ static const char br_lua_settle[] = BR_LUA_COMMON
 	"  end\n"
 	"  redis.call('PEXPIREAT', KEYS[i], ARGV[4 + i])\n"
 	"end\n"
-	"redis.call('SET', sk, '1', 'PX', 86400000)\n"
+	"redis.call('SET', sk, '1', 'PX', '86400000')\n"
 	"return 1 + had\n";
 
 /* peek.  KEYS: the counters.  ARGV: now.  Returns {0, 0, states}. */
@@ -248,6 +312,7 @@ static const char br_lua_renew[] =
  * Returns 1 when done.
  */
 static const char br_lua_settlen[] =
+	"local uf, lf = {'u0', 'u1', 'u2'}, {'l0', 'l1', 'l2'}\n"
 	"local ns = tonumber(ARGV[1])\n"
 	"for s = 0, ns - 1 do\n"
 	"  local b = 2 + 5 * s\n"
@@ -273,16 +338,16 @@ static const char br_lua_settlen[] =
 	"  local id = ARGV[2 + 5 * s]\n"
 	"  redis.call('DEL', 'tg:lease:' .. id)\n"
 	"  redis.call('ZREM', 'tg:leases', id)\n"
-	"  redis.call('SET', 'tg:settled:' .. id, '1', 'PX', 86400000)\n"
+	"  redis.call('SET', 'tg:settled:' .. id, '1', 'PX', '86400000')\n"
 	"end\n"
 	"for i = 1, #KEYS do\n"
 	"  local b = o + 7 * (i - 1)\n"
 	"  for j = 0, 2 do\n"
 	"    if ARGV[b + 1 + j] ~= '0' then\n"
-	"      redis.call('HINCRBY', KEYS[i], 'u' .. j, ARGV[b + 1 + j])\n"
+	"      redis.call('HINCRBY', KEYS[i], uf[j + 1], ARGV[b + 1 + j])\n"
 	"    end\n"
 	"    if ARGV[b + 4 + j] ~= '0' then\n"
-	"      redis.call('HINCRBY', KEYS[i], 'l' .. j, ARGV[b + 4 + j])\n"
+	"      redis.call('HINCRBY', KEYS[i], lf[j + 1], ARGV[b + 4 + j])\n"
 	"    end\n"
 	"  end\n"
 	"  redis.call('PEXPIREAT', KEYS[i], ARGV[b])\n"
@@ -347,12 +412,14 @@ struct br_req {
 	struct br_args		 args;
 	TAILQ_ENTRY(br_req)	 entry;		/* settle retry queue, batch */
 
-	/* A settle, for the batch: see br_batch_send(). */
+	/* For a batch: see br_settles_send() and br_reserves_send(). */
 	size_t			 nkeys;		/* args[1 .. nkeys]: counters */
 	unsigned char		 leased[BUDGET_NCOUNTERS]; /* lease on it */
 	size_t			 nleased;
 	struct budget_amount	 reserve;	/* what the lease holds */
 	struct budget_amount	 actual;
+	size_t			 nchecks;
+	size_t			 kidx[BUDGET_NCOUNTERS]; /* batch KEYS */
 };
 TAILQ_HEAD(br_reqs, br_req);
 
@@ -373,8 +440,9 @@ struct br_wctx {
 	size_t			 nsettles;
 	struct br_reqs		 batch;		/* settles of this loop turn */
 	size_t			 nbatch;
-	struct event		*batch_ev;	/* sends them */
-	int			 batch_eval;	/* settlen not loaded */
+	struct br_reqs		 rbatch;	/* reserves of this loop turn */
+	size_t			 nrbatch;
+	struct event		*batch_ev;	/* sends both */
 	unsigned		 renew_logged;	/* bit per br_renew_fail */
 };
 
@@ -382,7 +450,7 @@ static int64_t	(*br_clock)(void) = util_now_ms;	/* tests set it */
 
 static void	br_connect(struct br_wctx *);
 static void	br_batch_cb(evutil_socket_t, short, void *);
-static void	br_batch_flush(struct br_wctx *);
+static void	br_flush(struct br_wctx *);
 static void	br_reply_cb(redisAsyncContext *, void *, void *);
 
 /* Monotonic milliseconds, for timeouts only. */
@@ -732,7 +800,7 @@ br_args_plan(struct br_args *a, enum br_script script,
 		br_args_add(a, "%" PRId64, plan->deadline_ms);
 		br_args_add(a, "%" PRId64, br_lease_expiry(plan));
 		break;
-	case BR_SETTLEN:	/* built by br_batch_send() */
+	case BR_SETTLEN:	/* built by br_settles_send() */
 	case BR_NSCRIPTS:
 		fatalx("redis: bad script");
 	}
@@ -1167,7 +1235,6 @@ br_ready(struct br_wctx *w)
 	w->ready = 1;
 	w->backoff_ms = BR_BACKOFF_MIN_MS;
 	w->renew_logged = 0;
-	w->batch_eval = 0;	/* loaded with the others */
 	evtimer_del(w->hs_timer);
 	if (w->down_logged)
 		log_info("redis %s:%d: connected", w->store->host,
@@ -1358,6 +1425,7 @@ br_worker_init(void *store, struct event_base *base)
 	w->backoff_ms = BR_BACKOFF_MIN_MS;
 	TAILQ_INIT(&w->settles);
 	TAILQ_INIT(&w->batch);
+	TAILQ_INIT(&w->rbatch);
 	w->reconnect = evtimer_new(base, br_reconnect_cb, w);
 	w->hs_timer = evtimer_new(base, br_hs_timeout_cb, w);
 	w->batch_ev = evtimer_new(base, br_batch_cb, w);
@@ -1385,7 +1453,7 @@ br_worker_free(void *wctx)
 	event_free(w->hs_timer);
 	event_free(w->batch_ev);
 	w->reconnect = w->hs_timer = w->batch_ev = NULL;
-	br_batch_flush(w);
+	br_flush(w);
 	if ((ac = w->ac) != NULL) {
 		w->ac = NULL;
 		redisAsyncFree(ac);
@@ -1417,14 +1485,14 @@ br_req_new(struct br_wctx *w, enum br_script script,
 	return (req);
 }
 
-/* Start a reserve or a peek. */
-static void
-br_step(void *wctx, enum br_script script, struct budget_plan *plan,
+/*
+ * Can a reserve or a peek go to Redis?  When not, the caller hears
+ * BUDGET_UNAVAILABLE at once and 0 is returned.
+ */
+static int
+br_step_ok(struct br_wctx *w, enum br_script script, struct budget_plan *plan,
     budget_done_cb cb, void *arg)
 {
-	struct br_wctx	*w = wctx;
-	struct br_req	*req;
-	struct timeval	 tv;
 	const char	*why;
 
 	if (w == NULL || w->magic != BR_WCTX_MAGIC)
@@ -1434,42 +1502,93 @@ br_step(void *wctx, enum br_script script, struct budget_plan *plan,
 		    why);
 		br_error(w->store);
 		cb(BUDGET_UNAVAILABLE, plan, arg);
-		return;
+		return (0);
 	}
 	if (w->ac == NULL) {
 		br_error(w->store);
 		cb(BUDGET_UNAVAILABLE, plan, arg);
-		return;
+		return (0);
 	}
-	br_batch_flush(w);	/* steps reach Redis in the order made */
+	return (1);
+}
+
+/* A reserve or a peek, with its timer running. */
+static struct br_req *
+br_step_new(struct br_wctx *w, enum br_script script, struct budget_plan *plan,
+    budget_done_cb cb, void *arg)
+{
+	struct br_req	*req;
+	struct timeval	 tv;
+
 	req = br_req_new(w, script, plan);
 	req->plan = plan;
 	req->cb = cb;
 	req->arg = arg;
 	if ((req->timer = evtimer_new(w->base, br_timeout_cb, req)) == NULL)
 		fatalx("redis: evtimer_new failed");
-	if (br_send(req) != 0) {
-		br_req_free(req);
-		br_error(w->store);
-		cb(BUDGET_UNAVAILABLE, plan, arg);
-		return;
-	}
 	req->sent_ms = br_mono_ms();
 	tv.tv_sec = w->store->timeout_ms / 1000;
 	tv.tv_usec = (w->store->timeout_ms % 1000) * 1000;
 	evtimer_add(req->timer, &tv);
+	return (req);
 }
 
+/* Have the steps of this loop turn sent at its end. */
+static void
+br_batch_later(struct br_wctx *w)
+{
+	static const struct timeval	now = { 0, 0 };
+
+	if (!evtimer_pending(w->batch_ev, NULL))
+		evtimer_add(w->batch_ev, &now);
+}
+
+/*
+ * A reserve waits for the end of the loop turn, and leaves with the
+ * others of that turn as one step: see br_reserves_send().
+ */
 static void
 br_reserve(void *wctx, struct budget_plan *plan, budget_done_cb cb, void *arg)
 {
-	br_step(wctx, BR_RESERVE, plan, cb, arg);
+	struct br_wctx	*w = wctx;
+	struct br_req	*req, *q;
+	size_t		 idx[BUDGET_NCOUNTERS], pos[BUDGET_NCOUNTERS];
+
+	if (!br_step_ok(w, BR_RESERVE, plan, cb, arg))
+		return;
+	/* One reserve per lease in a batch: its lease replaces the last. */
+	TAILQ_FOREACH(q, &w->rbatch, entry) {
+		if (strcmp(q->lease_id, plan->lease_id) == 0) {
+			br_flush(w);
+			break;
+		}
+	}
+	req = br_step_new(w, BR_RESERVE, plan, cb, arg);
+	req->nkeys = br_checked(plan, idx, pos);
+	req->nchecks = plan->nchecks;
+	req->reserve = plan->reserve;
+	TAILQ_INSERT_TAIL(&w->rbatch, req, entry);
+	if (++w->nrbatch >= BR_BATCH_MAX)
+		br_flush(w);
+	else
+		br_batch_later(w);
 }
 
 static void
 br_peek(void *wctx, struct budget_plan *plan, budget_done_cb cb, void *arg)
 {
-	br_step(wctx, BR_PEEK, plan, cb, arg);
+	struct br_wctx	*w = wctx;
+	struct br_req	*req;
+
+	if (!br_step_ok(w, BR_PEEK, plan, cb, arg))
+		return;
+	br_flush(w);	/* steps reach Redis in the order made */
+	req = br_step_new(w, BR_PEEK, plan, cb, arg);
+	if (br_send(req) != 0) {
+		br_req_free(req);
+		br_error(w->store);
+		cb(BUDGET_UNAVAILABLE, plan, arg);
+	}
 }
 
 /* A fire-and-forget step (settle, renew); NULL when the plan is bad. */
@@ -1490,23 +1609,162 @@ br_fire(void *wctx, enum br_script script, const struct budget_plan *plan)
 	return (br_req_new(w, script, plan));
 }
 
-/* The settles of one settlen step, until its reply. */
+/* The settles or reserves of one settlen or reserve step, until its reply. */
 struct br_batch {
 	uint32_t	 magic;
 #define BR_BATCH_MAGIC	0x62726274U
 	struct br_wctx	*w;
+	enum br_script	 script;	/* BR_SETTLEN or BR_RESERVE */
 	struct br_reqs	 reqs;
+	size_t		 nreqs;
+	size_t		 nkeys;		/* KEYS sent */
 	int		 eval;
 };
 
-/* A counter of a batch: its key and what the settles add to it. */
+/*
+ * A counter of a batch: its key (in a step's args) and what the step adds
+ * to it (settlen: u0 u1 u2 l0 l1 l2; reserve: the reserves on it, summed).
+ */
 struct br_bkey {
-	const char	*key;		/* in a settle's args; NULL: free */
+	const char	*key;		/* NULL: free slot */
 	size_t		 len;
 	const char	*exp;
 	size_t		 explen;
-	int64_t		 add[6];	/* u0 u1 u2 l0 l1 l2 */
+	size_t		 idx;		/* in KEYS */
+	int64_t		 add[6];
 };
+
+/* A batch's counters: open addressing, at most half full. */
+struct br_ktab {
+	struct br_bkey	 *slot;
+	size_t		  size;
+	struct br_bkey	**order;	/* as first named: KEYS */
+	size_t		  n;
+};
+
+/* A step's command line, with the numbers it formats. */
+struct br_argv {
+	const char	**v;
+	size_t		 *len;
+	char		(*num)[21];
+	size_t		  n;
+	size_t		  max;
+};
+
+static void
+br_ktab_init(struct br_ktab *kt, size_t max)
+{
+	for (kt->size = 64; kt->size < 2 * max; kt->size *= 2)
+		;
+	kt->slot = xcalloc(kt->size, sizeof *kt->slot);
+	kt->order = xreallocarray(NULL, max, sizeof *kt->order);
+	kt->n = 0;
+}
+
+/* key's entry; a new one takes exp. */
+static struct br_bkey *
+br_ktab_get(struct br_ktab *kt, const char *key, size_t len, const char *exp,
+    size_t explen)
+{
+	struct br_bkey	*k;
+	size_t		 h, j;
+
+	for (h = 2166136261U, j = 0; j < len; j++)
+		h = (h ^ (unsigned char)key[j]) * 16777619U;
+	for (h &= kt->size - 1; (k = &kt->slot[h])->key != NULL;
+	    h = (h + 1) & (kt->size - 1)) {
+		if (k->len == len && memcmp(k->key, key, len) == 0)
+			return (k);
+	}
+	k->key = key;
+	k->len = len;
+	k->exp = exp;
+	k->explen = explen;
+	k->idx = kt->n;
+	kt->order[kt->n++] = k;
+	return (k);
+}
+
+static void
+br_ktab_free(struct br_ktab *kt)
+{
+	free(kt->slot);
+	free(kt->order);
+}
+
+/* Room for max arguments, the first two EVALSHA sha (or EVAL body). */
+static void
+br_argv_init(struct br_argv *a, size_t max, const struct br_batch *b)
+{
+	a->v = xreallocarray(NULL, max, sizeof *a->v);
+	a->len = xreallocarray(NULL, max, sizeof *a->len);
+	a->num = xreallocarray(NULL, max, sizeof *a->num);
+	a->max = max;
+	a->v[0] = b->eval ? "EVAL" : "EVALSHA";
+	a->len[0] = strlen(a->v[0]);
+	a->v[1] = b->eval ? br_scripts[b->script].body :
+	    b->w->store->sha[b->script];
+	a->len[1] = b->eval ? br_scripts[b->script].len : 40;
+	a->n = 2;
+}
+
+static void
+br_argv_str(struct br_argv *a, const char *s, size_t len)
+{
+	if (a->n >= a->max)
+		fatalx("redis: too many arguments");
+	a->v[a->n] = s;
+	a->len[a->n++] = len;
+}
+
+/* An argument of a step's own args. */
+static void
+br_argv_arg(struct br_argv *a, const struct br_req *req, size_t i)
+{
+	br_argv_str(a, req->args.buf + req->args.off[i], req->args.alen[i]);
+}
+
+static void
+br_argv_num(struct br_argv *a, long long v)
+{
+	if (a->n >= a->max)
+		fatalx("redis: too many arguments");
+	a->len[a->n] = util_lltoa(v, a->num[a->n]);
+	a->v[a->n] = a->num[a->n];
+	a->n++;
+}
+
+/* Send it; 0 when hiredis took it. */
+static int
+br_argv_send(struct br_argv *a, struct br_batch *b,
+    redisCallbackFn *fn)
+{
+	int	rc = -1;
+
+	if (b->w->ac != NULL && redisAsyncCommandArgv(b->w->ac, fn, b,
+	    (int)a->n, a->v, a->len) == REDIS_OK)
+		rc = 0;
+	free(a->v);
+	free(a->len);
+	free(a->num);
+	return (rc);
+}
+
+static struct br_batch *
+br_batch_new(struct br_wctx *w, enum br_script script, struct br_reqs *q,
+    size_t n)
+{
+	struct br_batch	*b;
+
+	b = xcalloc(1, sizeof *b);
+	b->magic = BR_BATCH_MAGIC;
+	b->w = w;
+	b->script = script;
+	TAILQ_INIT(&b->reqs);
+	TAILQ_CONCAT(&b->reqs, q, entry);
+	b->nreqs = n;
+	return (b);
+}
 
 static void
 br_batch_free(struct br_batch *b)
@@ -1521,7 +1779,26 @@ br_batch_free(struct br_batch *b)
 	free(b);
 }
 
-static void	br_batch_send(struct br_batch *);
+/*
+ * A batch's reply is a NOSCRIPT error when its script was not loaded:
+ * then it goes again by EVAL (which loads it for the next ones) and 1 is
+ * returned.
+ */
+static int
+br_batch_noscript(struct br_batch *b, const redisReply *r,
+    void (*send)(struct br_batch *))
+{
+	if (r->type != REDIS_REPLY_ERROR || b->eval || r->str == NULL ||
+	    strncmp(r->str, "NOSCRIPT", 8) != 0)
+		return (0);
+	log_debug("redis: %s script not loaded, using EVAL",
+	    br_scripts[b->script].name);
+	b->eval = 1;
+	send(b);
+	return (1);
+}
+
+static void	br_settles_send(struct br_batch *);
 
 /*
  * settlen's reply.  Done: the settles are.  Anything else but a lost
@@ -1530,7 +1807,7 @@ static void	br_batch_send(struct br_batch *);
  * on the next connection, where one already done changes nothing.
  */
 static void
-br_batch_reply(redisAsyncContext *ac, void *reply, void *privdata)
+br_settles_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct br_batch		*b = privdata;
 	const redisReply	*r = reply;
@@ -1554,14 +1831,8 @@ br_batch_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		br_batch_free(b);
 		return;
 	}
-	if (r->type == REDIS_REPLY_ERROR && !b->eval && r->str != NULL &&
-	    strncmp(r->str, "NOSCRIPT", 8) == 0) {
-		log_debug("redis: settlen script not loaded, using EVAL");
-		w->batch_eval = 1;
-		b->eval = 1;
-		br_batch_send(b);
+	if (br_batch_noscript(b, r, br_settles_send))
 		return;
-	}
 	if (r->type == REDIS_REPLY_ERROR) {
 		br_error(w->store);
 		log_warn("redis: batched settle failed: %s; settling one by "
@@ -1587,47 +1858,24 @@ br_add(int64_t *sum, int64_t v)
  * sending it, one by one instead.
  */
 static void
-br_batch_send(struct br_batch *b)
+br_settles_send(struct br_batch *b)
 {
 	struct br_wctx	*w = b->w;
 	struct br_req	*req;
-	struct br_bkey	*keys, *k;
-	const char	**argv, *key;
-	size_t		*argvlen, size, ns = 0, nk = 0, argc, len, i, j, h;
-	char		(*num)[21];
-	int		 ok = 1, sent = 0;
+	struct br_ktab	 kt;
+	struct br_argv	 a;
+	struct br_bkey	*k;
+	size_t		 i, j, e;
+	int		 ok = 1;
 
-	TAILQ_FOREACH(req, &b->reqs, entry)
-		ns++;
-	/* Counters by key, in an open-addressed table at most half full. */
-	for (size = 64; size < 2 * ns * BUDGET_NCOUNTERS; size *= 2)
-		;
-	keys = xcalloc(size, sizeof *keys);
-	argc = 4 + 5 * ns + 8 * ns * BUDGET_NCOUNTERS;
-	argv = xreallocarray(NULL, argc, sizeof *argv);
-	argvlen = xreallocarray(NULL, argc, sizeof *argvlen);
-	num = xreallocarray(NULL, argc, sizeof *num);
+	br_ktab_init(&kt, b->nreqs * BUDGET_NCOUNTERS);
 	TAILQ_FOREACH(req, &b->reqs, entry) {
 		for (i = 0; i < req->nkeys && ok; i++) {
-			key = req->args.buf + req->args.off[1 + i];
-			len = req->args.alen[1 + i];
-			for (h = 2166136261U, j = 0; j < len; j++)
-				h = (h ^ (unsigned char)key[j]) * 16777619U;
-			for (h &= size - 1; keys[h].key != NULL; h = (h + 1) &
-			    (size - 1)) {
-				if (keys[h].len == len &&
-				    memcmp(keys[h].key, key, len) == 0)
-					break;
-			}
-			k = &keys[h];
-			if (k->key == NULL) {
-				k->key = key;
-				k->len = len;
-				j = 1 + req->nkeys + 4 + i;
-				k->exp = req->args.buf + req->args.off[j];
-				k->explen = req->args.alen[j];
-				nk++;
-			}
+			e = 1 + req->nkeys + 4 + i;
+			k = br_ktab_get(&kt, req->args.buf +
+			    req->args.off[1 + i], req->args.alen[1 + i],
+			    req->args.buf + req->args.off[e],
+			    req->args.alen[e]);
 			for (j = 0; j < 3 && ok; j++) {
 				if (br_add(&k->add[j], req->actual.v[j]) != 0 ||
 				    (req->leased[i] && br_add(&k->add[3 + j],
@@ -1636,82 +1884,296 @@ br_batch_send(struct br_batch *b)
 			}
 		}
 	}
-	if (!ok || w->ac == NULL)
-		goto out;
-
-	argv[0] = b->eval ? "EVAL" : "EVALSHA";
-	argv[1] = b->eval ? br_scripts[BR_SETTLEN].body :
-	    w->store->sha[BR_SETTLEN];
-	argvlen[0] = strlen(argv[0]);
-	argvlen[1] = b->eval ? br_scripts[BR_SETTLEN].len : 40;
-	argc = 2;
-#define BR_NUM(v) do {							\
-	argvlen[argc] = util_lltoa((v), num[argc]);			\
-	argv[argc] = num[argc];						\
-	argc++;								\
-} while (0)
-	BR_NUM((long long)nk);
-	for (h = 0; h < size; h++) {
-		if (keys[h].key != NULL) {
-			argv[argc] = keys[h].key;
-			argvlen[argc++] = keys[h].len;
+	if (ok) {
+		br_argv_init(&a, 4 + 5 * b->nreqs + 8 * kt.n, b);
+		br_argv_num(&a, (long long)kt.n);
+		for (i = 0; i < kt.n; i++)
+			br_argv_str(&a, kt.order[i]->key, kt.order[i]->len);
+		br_argv_num(&a, (long long)b->nreqs);
+		TAILQ_FOREACH(req, &b->reqs, entry) {
+			br_argv_str(&a, req->lease_id, strlen(req->lease_id));
+			br_argv_num(&a, (long long)req->nleased);
+			for (j = 0; j < 3; j++)
+				br_argv_num(&a, req->reserve.v[j]);
 		}
+		for (i = 0; i < kt.n; i++) {
+			k = kt.order[i];
+			br_argv_str(&a, k->exp, k->explen);
+			for (j = 0; j < 6; j++)
+				br_argv_num(&a, k->add[j]);
+		}
+		ok = br_argv_send(&a, b, br_settles_reply) == 0;
 	}
-	BR_NUM((long long)ns);
-	TAILQ_FOREACH(req, &b->reqs, entry) {
-		argv[argc] = req->lease_id;
-		argvlen[argc++] = strlen(req->lease_id);
-		BR_NUM((long long)req->nleased);
-		for (j = 0; j < 3; j++)
-			BR_NUM(req->reserve.v[j]);
-	}
-	for (h = 0; h < size; h++) {
-		if ((k = &keys[h])->key == NULL)
-			continue;
-		argv[argc] = k->exp;
-		argvlen[argc++] = k->explen;
-		for (j = 0; j < 6; j++)
-			BR_NUM(k->add[j]);
-	}
-#undef BR_NUM
-	sent = redisAsyncCommandArgv(w->ac, br_batch_reply, b, (int)argc,
-	    argv, argvlen) == REDIS_OK;
-out:
-	free(keys);
-	free(argv);
-	free(argvlen);
-	free(num);
-	if (!sent) {
+	br_ktab_free(&kt);
+	if (!ok) {
 		br_settle_each(w, &b->reqs);
 		br_batch_free(b);
 	}
 }
 
+/* Every reserve of b not answered yet hears res. */
+static void
+br_reserves_fail(struct br_batch *b, enum budget_result res)
+{
+	struct br_req	*req;
+
+	while ((req = TAILQ_FIRST(&b->reqs)) != NULL) {
+		TAILQ_REMOVE(&b->reqs, req, entry);
+		if (req->done)
+			br_req_free(req);
+		else
+			br_finish(req, res, 0);
+	}
+	br_batch_free(b);
+}
+
 /*
- * Send the settles this loop turn made: one alone as it is, more as one
- * settlen step, which costs Redis a few commands per settle plus one
- * increment per counter and unit for all of them together.
+ * Is r what the reserve script returns for b: a status per reserve, then
+ * six amounts per counter (into st)?  -1 with *why set if not.
+ */
+static int
+br_reserves_parse(const struct br_batch *b, const redisReply *r, int64_t *st,
+    const char **why)
+{
+	const redisReply	*e;
+	const struct br_req	*req;
+	long long		 v;
+	size_t			 i = 0;
+
+	if (r->type != REDIS_REPLY_ARRAY) {
+		*why = "reply is not an array";
+		return (-1);
+	}
+	if (r->elements != b->nreqs + 6 * b->nkeys) {
+		*why = "reply has the wrong length";
+		return (-1);
+	}
+	TAILQ_FOREACH(req, &b->reqs, entry) {
+		e = r->element[i++];
+		if (e == NULL || e->type != REDIS_REPLY_INTEGER) {
+			*why = "status is not an integer";
+			return (-1);
+		}
+		if (e->integer < 0 ||
+		    (unsigned long long)e->integer > req->nchecks) {
+			*why = "denied check out of range";
+			return (-1);
+		}
+	}
+	for (i = 0; i < 6 * b->nkeys; i++) {
+		e = r->element[b->nreqs + i];
+		if (e == NULL || e->type != REDIS_REPLY_STRING ||
+		    util_strtoll(e->str, e->len, LLONG_MIN, LLONG_MAX,
+		    &v) != 0) {
+			*why = "amount is not an integer";
+			return (-1);
+		}
+		st[i] = v;
+	}
+	return (0);
+}
+
+static void	br_reserves_send(struct br_batch *);
+
+/*
+ * The reserve step's reply.  Each reserve's states are its counters as
+ * Redis had them before the step plus what the reserves before it in
+ * the step leased on them: as if it had run alone.
  */
 static void
-br_batch_flush(struct br_wctx *w)
+br_reserves_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-	struct br_batch	*b;
+	struct br_batch		*b = privdata;
+	const redisReply	*r = reply;
+	struct br_wctx		*w;
+	struct br_req		*req;
+	struct budget_plan	*plan;
+	enum budget_result	 res;
+	int64_t			*st, *v;
+	long long		 status;
+	size_t			 idx[BUDGET_NCOUNTERS], pos[BUDGET_NCOUNTERS];
+	size_t			 i, j, s = 0;
+	const char		*why;
 
-	if (w->nbatch == 0)
-		return;
-	if (w->nbatch == 1 || w->ac == NULL) {
-		w->nbatch = 0;
-		br_settle_each(w, &w->batch);
+	(void)ac;
+	if (b == NULL || b->magic != BR_BATCH_MAGIC)
+		fatalx("redis: bad batch in reply");
+	w = b->w;
+	if (r == NULL) {
+		log_debug("redis: reserve of %zu leases: connection lost",
+		    b->nreqs);
+		br_reserves_fail(b, BUDGET_UNAVAILABLE);
 		return;
 	}
-	b = xcalloc(1, sizeof *b);
-	b->magic = BR_BATCH_MAGIC;
-	b->w = w;
-	b->eval = w->batch_eval;
-	TAILQ_INIT(&b->reqs);
-	TAILQ_CONCAT(&b->reqs, &w->batch, entry);
-	w->nbatch = 0;
-	br_batch_send(b);
+	w->last_reply_ms = br_mono_ms();
+	if (br_batch_noscript(b, r, br_reserves_send))
+		return;
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_warn("redis: reserve of %zu leases failed: %s", b->nreqs,
+		    r->str != NULL ? r->str : "?");
+		br_reserves_fail(b, BUDGET_UNAVAILABLE);
+		return;
+	}
+	st = xreallocarray(NULL, 6 * b->nkeys + 1, sizeof *st);
+	if (br_reserves_parse(b, r, st, &why) != 0) {
+		log_error("redis: reserve of %zu leases: malformed reply: %s",
+		    b->nreqs, why);
+		free(st);
+		br_reserves_fail(b, BUDGET_UNAVAILABLE);
+		return;
+	}
+	w->down_logged = 0;
+	while ((req = TAILQ_FIRST(&b->reqs)) != NULL) {
+		TAILQ_REMOVE(&b->reqs, req, entry);
+		status = r->element[s++]->integer;
+		res = status == 0 ? BUDGET_OK : BUDGET_DENIED;
+		if (!req->done) {
+			plan = req->plan;
+			br_checked(plan, idx, pos);
+			memset(plan->state, 0,
+			    plan->ncounters * sizeof plan->state[0]);
+			for (i = 0; i < req->nkeys; i++) {
+				v = &st[6 * req->kidx[i]];
+				for (j = 0; j < 3; j++) {
+					plan->state[idx[i]].used.v[j] = v[j];
+					plan->state[idx[i]].leased.v[j] =
+					    v[3 + j];
+				}
+			}
+			if (status != 0)
+				plan->denied = (size_t)status - 1;
+		}
+		/* What it leased, the next ones saw. */
+		for (i = 0; i < req->nkeys && status == 0; i++) {
+			v = &st[6 * req->kidx[i]];
+			for (j = 0; j < 3; j++) {
+				if (br_add(&v[3 + j], req->reserve.v[j]) != 0)
+					v[3 + j] = INT64_MAX;
+			}
+		}
+		if (req->done)
+			br_req_free(req);
+		else
+			br_finish(req, res, 0);
+	}
+	free(st);
+	br_batch_free(b);
+}
+
+/*
+ * Send b's reserves as one reserve step.  Those whose caller already
+ * heard (timed out) are left out.  When the reserves on a counter do not
+ * add up in 64 bits, each goes alone.
+ */
+static void
+br_reserves_send(struct br_batch *b)
+{
+	struct br_req	*req, *next;
+	struct br_reqs	 one;
+	struct br_ktab	 kt;
+	struct br_argv	 a;
+	struct br_bkey	*k;
+	size_t		 i, j, e, nchk, max = 5;
+	int		 ok = 1;
+
+	for (req = TAILQ_FIRST(&b->reqs); req != NULL; req = next) {
+		next = TAILQ_NEXT(req, entry);
+		if (req->done) {
+			TAILQ_REMOVE(&b->reqs, req, entry);
+			b->nreqs--;
+			br_req_free(req);
+		}
+	}
+	if (b->nreqs == 0) {
+		br_batch_free(b);
+		return;
+	}
+	br_ktab_init(&kt, b->nreqs * BUDGET_NCOUNTERS);
+	TAILQ_FOREACH(req, &b->reqs, entry) {
+		for (i = 0; i < req->nkeys; i++) {
+			e = 1 + req->nkeys + 8 + i;
+			k = br_ktab_get(&kt, req->args.buf +
+			    req->args.off[1 + i], req->args.alen[1 + i],
+			    req->args.buf + req->args.off[e],
+			    req->args.alen[e]);
+			req->kidx[i] = k->idx;
+			for (j = 0; j < 3; j++) {
+				if (br_add(&k->add[j], req->reserve.v[j]) != 0)
+					ok = 0;
+			}
+		}
+		max += 8 + req->nkeys + 3 * req->nchecks;
+	}
+	if (!ok && b->nreqs > 1) {
+		br_ktab_free(&kt);
+		while ((req = TAILQ_FIRST(&b->reqs)) != NULL) {
+			TAILQ_REMOVE(&b->reqs, req, entry);
+			TAILQ_INIT(&one);
+			TAILQ_INSERT_TAIL(&one, req, entry);
+			br_reserves_send(br_batch_new(b->w, BR_RESERVE, &one,
+			    1));
+		}
+		br_batch_free(b);
+		return;
+	}
+	b->nkeys = kt.n;
+	br_argv_init(&a, max + 5 * kt.n, b);
+	br_argv_num(&a, (long long)kt.n);
+	for (i = 0; i < kt.n; i++)
+		br_argv_str(&a, kt.order[i]->key, kt.order[i]->len);
+	req = TAILQ_LAST(&b->reqs, br_reqs);
+	br_argv_arg(&a, req, 1 + req->nkeys);		/* now */
+	br_argv_num(&a, (long long)b->nreqs);
+	for (i = 0; i < kt.n; i++) {
+		k = kt.order[i];
+		br_argv_str(&a, k->exp, k->explen);
+		for (j = 0; j < 3; j++)
+			br_argv_num(&a, k->add[j]);
+	}
+	TAILQ_FOREACH(req, &b->reqs, entry) {
+		e = 1 + req->nkeys;	/* now, id, deadline, r0 r1 r2, ... */
+		br_argv_arg(&a, req, e + 1);
+		br_argv_arg(&a, req, e + 2);
+		br_argv_arg(&a, req, e + 6);
+		for (j = 0; j < 3; j++)
+			br_argv_arg(&a, req, e + 3 + j);
+		br_argv_num(&a, (long long)req->nkeys);
+		br_argv_arg(&a, req, e + 7);
+		for (i = 0; i < req->nkeys; i++)
+			br_argv_num(&a, (long long)req->kidx[i] + 1);
+		nchk = 3 * req->nchecks;
+		for (i = 0; i < nchk; i++)
+			br_argv_arg(&a, req, e + 8 + req->nkeys + i);
+	}
+	br_ktab_free(&kt);
+	if (br_argv_send(&a, b, br_reserves_reply) != 0)
+		br_reserves_fail(b, BUDGET_UNAVAILABLE);
+}
+
+/*
+ * Send the steps this loop turn made, settles first: one settle alone as
+ * it is, more as one settlen step, which costs Redis a few commands per
+ * settle plus one increment per counter and unit for all of them
+ * together; the reserves as one reserve step, which reads each counter
+ * once and raises it once.
+ */
+static void
+br_flush(struct br_wctx *w)
+{
+	size_t	n;
+
+	if ((n = w->nbatch) != 0) {
+		w->nbatch = 0;
+		if (n == 1 || w->ac == NULL)
+			br_settle_each(w, &w->batch);
+		else
+			br_settles_send(br_batch_new(w, BR_SETTLEN, &w->batch,
+			    n));
+	}
+	if ((n = w->nrbatch) != 0) {
+		w->nrbatch = 0;
+		br_reserves_send(br_batch_new(w, BR_RESERVE, &w->rbatch, n));
+	}
 }
 
 static void
@@ -1723,17 +2185,16 @@ br_batch_cb(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	if (w->magic != BR_WCTX_MAGIC)
 		fatalx("redis: bad worker in batch timer");
-	br_batch_flush(w);
+	br_flush(w);
 }
 
 static void
 br_settle(void *wctx, const struct budget_plan *plan)
 {
-	static const struct timeval	 now = { 0, 0 };
-	struct br_wctx			*w;
-	struct br_req			*req, *q;
-	size_t				 idx[BUDGET_NCOUNTERS];
-	size_t				 pos[BUDGET_NCOUNTERS], i, n;
+	struct br_wctx	*w;
+	struct br_req	*req, *q;
+	size_t		 idx[BUDGET_NCOUNTERS];
+	size_t		 pos[BUDGET_NCOUNTERS], i, n;
 
 	if ((req = br_fire(wctx, BR_SETTLE, plan)) == NULL)
 		return;
@@ -1748,15 +2209,15 @@ br_settle(void *wctx, const struct budget_plan *plan)
 	/* One settle per lease in a batch: the script checks them first. */
 	TAILQ_FOREACH(q, &w->batch, entry) {
 		if (strcmp(q->lease_id, req->lease_id) == 0) {
-			br_batch_flush(w);
+			br_flush(w);
 			break;
 		}
 	}
 	TAILQ_INSERT_TAIL(&w->batch, req, entry);
 	if (++w->nbatch >= BR_BATCH_MAX)
-		br_batch_flush(w);
-	else if (!evtimer_pending(w->batch_ev, NULL))
-		evtimer_add(w->batch_ev, &now);
+		br_flush(w);
+	else
+		br_batch_later(w);
 }
 
 /* Not queued while Redis is away: the next tick renews again. */
@@ -1766,7 +2227,7 @@ br_renew(void *wctx, const struct budget_plan *plan)
 	struct br_req	*req;
 
 	if ((req = br_fire(wctx, BR_RENEW, plan)) != NULL)
-		br_batch_flush(req->w);
+		br_flush(req->w);
 	if (req != NULL && br_send(req) != 0) {
 		br_renew_failed(req->w, BR_RENEW_UNSENT, req->lease_id, NULL);
 		br_req_free(req);

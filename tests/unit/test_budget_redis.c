@@ -692,6 +692,101 @@ case_settle_batch(void)
 	}
 }
 
+/*
+ * The reserves of one loop turn are one step, each decided in turn as if
+ * alone: those past the limit are denied, the states each sees include
+ * the leases before it, and the counters rise by the leased ones only.
+ */
+static void
+case_reserve_batch(void)
+{
+	struct budget_plan	p[8];
+	struct tally		t = { 0 };
+	size_t			i, n = 8;
+	long long		evsha, ev;
+	int			seen;
+
+	cmd("FLUSHALL");
+	for (i = 0; i < n; i++) {
+		char	id[33];
+
+		snprintf(id, sizeof id, "lease-rb-%zu", i);
+		mkplan(&p[i], i < 6 ? "rb" : "rc", id);
+		add_check(&p[i], 0, UNIT_REQUESTS, 6);
+		add_check(&p[i], 5, UNIT_USD, 1000000);
+		set_amount(&p[i].reserve, 1000, 10, 1);
+	}
+	/* A reserve elsewhere first, so that the script is loaded. */
+	mkplan(&p[0], "rz", "lease-rz");
+	add_check(&p[0], 0, UNIT_REQUESTS, 6);
+	is_int(step(w, 0, &p[0]), BUDGET_OK, "reserve batch: first alone");
+	mkplan(&p[0], "rb", "lease-rb-0");
+	add_check(&p[0], 0, UNIT_REQUESTS, 6);
+	add_check(&p[0], 5, UNIT_USD, 1000000);
+	set_amount(&p[0].reserve, 1000, 10, 1);
+	cmd("HSET tg:c:%s u2 3", p[0].counters[0].key);
+	evsha = calls("evalsha");
+	for (i = 0; i < n; i++)
+		budget_redis_ops.reserve(w, &p[i], done_cb, &t);
+	run_until(&t.n, (int)n, 5000);
+	is_int(t.n, n, "reserve batch: every reserve answered");
+	is_int(calls("evalsha") - evsha, 1, "reserve batch: one step");
+	is_int(t.res[BUDGET_OK], 5, "reserve batch: 3 + 2 admitted");
+	is_int(t.res[BUDGET_DENIED], 3, "reserve batch: 3 denied");
+	seen = 1;
+	for (i = 0; i < 6; i++) {
+		if (p[i].state[0].used.v[UNIT_REQUESTS] != 3 ||
+		    p[i].state[0].leased.v[UNIT_REQUESTS] !=
+		    (int64_t)(i < 3 ? i : 3) ||
+		    p[i].state[5].leased.v[UNIT_USD] !=
+		    1000 * (int64_t)(i < 3 ? i : 3) ||
+		    (i >= 3 && p[i].denied != 0))
+			seen = 0;
+	}
+	ok(seen, "reserve batch: each saw the leases before it, the "
+	    "denied ones their failing check");
+	ok(p[7].state[0].leased.v[UNIT_TOKENS] == 10 &&
+	    p[7].state[0].used.v[UNIT_REQUESTS] == 0,
+	    "reserve batch: another app's counters apart");
+	ok(field(&p[0], 0, "l2") == 3 && field(&p[0], 0, "l1") == 30 &&
+	    field(&p[0], 5, "l0") == 3000,
+	    "reserve batch: a counter with denials rises by the leased ones");
+	ok(field(&p[7], 0, "l2") == 2 && field(&p[7], 5, "l0") == 2000,
+	    "reserve batch: a counter without denials by their sum");
+	ok(cmd_int("EXISTS tg:lease:lease-rb-2") == 1 &&
+	    cmd_int("EXISTS tg:lease:lease-rb-3") == 0 &&
+	    cmd_int("ZCARD tg:leases") == 6,
+	    "reserve batch: a lease per admitted reserve (5, and the first)");
+	is_int(cmd_int("PEXPIRETIME tg:c:%s", p[7].counters[5].key),
+	    p[7].counters[5].end_ms + BR_DAY_MS,
+	    "reserve batch: counter expires a day after its window");
+
+	/* The same lease twice in a turn: two steps, the second replaces. */
+	memset(&t, 0, sizeof t);
+	evsha = calls("evalsha");
+	budget_redis_ops.reserve(w, &p[6], done_cb, &t);
+	budget_redis_ops.reserve(w, &p[6], done_cb, &t);
+	run_until(&t.n, 2, 5000);
+	is_int(t.res[BUDGET_OK], 2, "same lease twice in a turn: OK");
+	is_int(calls("evalsha") - evsha, 2, "same lease twice in a turn: "
+	    "two steps");
+	is_int(field(&p[7], 0, "l2"), 2, "same lease twice in a turn: "
+	    "replaced, not stacked");
+
+	/* Not loaded: by EVAL, still one step. */
+	cmd("SCRIPT FLUSH");
+	memset(&t, 0, sizeof t);
+	ev = calls("eval");
+	for (i = 6; i < n; i++)
+		budget_redis_ops.reserve(w, &p[i], done_cb, &t);
+	run_until(&t.n, 2, 5000);
+	is_int(t.res[BUDGET_OK], 2, "reserve batch after SCRIPT FLUSH: OK");
+	is_int(calls("eval") - ev, 1, "reserve batch after SCRIPT FLUSH: "
+	    "one EVAL");
+	is_int(field(&p[7], 0, "l2"), 2, "reserve batch after SCRIPT FLUSH: "
+	    "the leases replaced");
+}
+
 static void
 case_expiry(void)
 {
@@ -1149,6 +1244,7 @@ main(void)
 		{ "noscript", case_noscript },
 		/* after it: a NOSCRIPT resend may pass a later step */
 		{ "settle batch", case_settle_batch },
+		{ "reserve batch", case_reserve_batch },
 		{ "bad plan", case_bad_plan },
 		{ "password and db", case_auth_db },
 		{ "in-flight free", case_inflight_free },
