@@ -498,7 +498,7 @@ cfg_abspath(const char *dir, const char *rel)
 		goto out;
 	}
 	parent = cfg_dirname(joined);
-	base = strrchr(joined, '/') + 1;
+	base = (base = strrchr(joined, '/')) != NULL ? base + 1 : joined;
 	if (*base != '\0' && strcmp(base, "..") != 0 &&
 	    strcmp(base, ".") != 0 && realpath(parent, buf) != NULL) {
 		if (strcmp(buf, "/") == 0)

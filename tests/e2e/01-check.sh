@@ -39,6 +39,17 @@ like "$out" "bad.json:2:[0-9]+: " "syntax error has file:line:col"
 out=$("$TOLLGATE" serve -c "$T/bad.json" 2>&1)
 is $? 1 "serve refuses a broken config"
 
+# The default -c (conf/tollgate.json, relative) from a directory without
+# conf/: an error naming the file, not a crash.
+mkdir "$T/empty"
+out=$(cd "$T/empty" && "$TOLLGATE" check 2>&1)
+is $? 1 "check without conf/ in the working directory exits 1"
+like "$out" "conf/tollgate.json" "and names the file it looked for"
+out=$(cd "$T/empty" && "$TOLLGATE" export --from 2026-11-01 --to 2026-12-01 2>&1)
+is $? 1 "export without conf/ exits 1"
+out=$(cd "$T/empty" && "$TOLLGATE" check -c nodir/tollgate.json 2>&1)
+is $? 1 "a relative -c whose directory is missing exits 1"
+
 # keys new: the printed key works once its entry is in the budget file.
 rm -f "$T/budgets/broken.json"
 tg_config
